@@ -1,0 +1,80 @@
+"""sagemaker-s3ag: SageMaker jobs that read S3 through Amazon S3 Access Grants under trusted identity propagation.
+
+Swap a grant-aware class in for the stock one::
+
+    from sagemaker_s3ag import GrantAwareEstimator
+    est = GrantAwareEstimator(image_uri=image, role=role, instance_count=1,
+                              instance_type="ml.m5.xlarge", input_mode="Pipe")
+    est.fit({"train": "s3://bucket/train/"})
+    est.latest_decision
+
+Importing this package is cheap: the SageMaker SDK is imported only when a grant-aware
+estimator or processor class is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._decision import Decision
+from ._describe import JobRecord, describe_job
+from ._errors import (
+    ConsiderationError,
+    GrantAwareWarning,
+    GrantFallbackError,
+    JobRecordNotFound,
+    SageMakerS3agError,
+)
+from ._findings import Finding
+from ._grant_aware import grant_aware
+from ._identity_propagation import IdentityPropagation, detect_identity_propagation
+from ._policy import execution_role_policy
+from ._rules import RULES, Rule, enforce
+from ._settings import Settings
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._estimator import GrantAwareEstimator
+    from ._processor import GrantAwareProcessor
+
+_LAZY = {
+    "GrantAwareEstimator": "._estimator",
+    "GrantAwareProcessor": "._processor",
+}
+
+__all__ = [
+    "RULES",
+    "ConsiderationError",
+    "Decision",
+    "Finding",
+    "GrantAwareEstimator",
+    "GrantAwareProcessor",
+    "GrantAwareWarning",
+    "GrantFallbackError",
+    "IdentityPropagation",
+    "JobRecord",
+    "JobRecordNotFound",
+    "Rule",
+    "SageMakerS3agError",
+    "Settings",
+    "__version__",
+    "describe_job",
+    "detect_identity_propagation",
+    "enforce",
+    "execution_role_policy",
+    "grant_aware",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sagemaker_s3ag' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

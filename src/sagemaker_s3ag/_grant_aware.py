@@ -1,0 +1,173 @@
+"""Grant-aware classes: the shared part of every grant-aware estimator and processor, and ``grant_aware()``.
+
+Make any SDK v2 estimator or processor class grant-aware; the constructor is the same, plus the
+keyword-only settings (see :class:`~sagemaker_s3ag.Settings`)::
+
+    from sagemaker.pytorch import PyTorch
+    from sagemaker_s3ag import grant_aware
+
+    GrantAwarePyTorch = grant_aware(PyTorch)
+    est = GrantAwarePyTorch(entry_point="train.py", role=role, framework_version="2.1",
+                            py_version="py310", instance_count=1, instance_type="ml.g5.xlarge",
+                            on_violation="error")
+    est.fit({"train": "s3://bucket/train/"})
+    est.latest_decision
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar, Optional, TypeVar
+
+from ._decision import Decision
+from ._errors import ConsiderationError
+from ._findings import Finding
+from ._identity_propagation import IdentityPropagation, detect_identity_propagation
+from ._interception import JobContext, job_context
+from ._request import JobType, looks_like_s3
+from ._rules import enforce
+from ._settings import Settings
+
+T = TypeVar("T", bound=type)
+
+
+class GrantAwareMixin:
+    """What every grant-aware estimator and processor shares.
+
+    Attributes:
+        s3ag_settings: the :class:`Settings` this object launches jobs with.
+        latest_decision: the :class:`Decision` for the last job it built, or ``None``.
+    """
+
+    _s3ag_job_type: ClassVar[JobType]
+    s3ag_settings: Settings
+    latest_decision: Optional[Decision]
+
+    def __init__(
+        self,
+        *args: Any,
+        identity_propagation: Optional[bool] = None,
+        on_violation: str = "fix",
+        on_fallback: str = "warn",
+        pipe_mode_replacement: str = "File",
+        preflight_timeout: float = 5.0,
+        **kwargs: Any,
+    ) -> None:
+        settings = Settings(
+            identity_propagation=identity_propagation,
+            on_violation=on_violation,  # type: ignore[arg-type]
+            on_fallback=on_fallback,  # type: ignore[arg-type]
+            pipe_mode_replacement=pipe_mode_replacement,  # type: ignore[arg-type]
+            preflight_timeout=preflight_timeout,
+        )
+        super().__init__(*args, **kwargs)
+        self.s3ag_settings = settings
+        self.latest_decision = None
+
+    # -- shared steps of fit()/run() ---------------------------------------------------------
+
+    def _s3ag_identity(self) -> IdentityPropagation:
+        session = getattr(self, "sagemaker_session", None)
+        return detect_identity_propagation(
+            self.s3ag_settings.identity_propagation, getattr(session, "sagemaker_client", None)
+        )
+
+    def _s3ag_check(self, preview: Mapping[str, Any]) -> None:
+        """Refuse, before anything is uploaded, what the final request could not fix."""
+        settings = self.s3ag_settings
+        enforce(
+            preview,
+            self._s3ag_job_type,
+            on_violation=settings.on_violation,
+            pipe_mode_replacement=settings.pipe_mode_replacement,
+        )
+
+    def _s3ag_record(self, decision: Decision) -> None:
+        self.latest_decision = decision
+
+    @contextlib.contextmanager
+    def _s3ag_job(self, identity: IdentityPropagation, sdk_defaults: frozenset[str] = frozenset()) -> Iterator[None]:
+        """Build one job under our request hook, with the user's tag list shielded from the SDK."""
+        ctx = JobContext(self._s3ag_job_type, self.s3ag_settings, identity, sdk_defaults, self._s3ag_record)
+        user_tags = getattr(self, "tags", None)
+        # The SDK appends project and config tags to this list in place; give it a copy.
+        self.tags = copy.copy(user_tags)
+        try:
+            with job_context(ctx):
+                yield
+        finally:
+            self.tags = user_tags
+
+    def _s3ag_refuse_update(self, rule: str, call: str, what: str) -> None:
+        """Refuse an update call that would turn a forbidden feature on while TIP is on."""
+        identity = self._s3ag_identity()
+        if identity.enabled:
+            message = f"{what} cannot run with trusted identity propagation ({identity.source})"
+            finding = Finding(rule, "refused", call, message)
+            raise ConsiderationError(f"{call} refused: {message}. Nothing was updated.", rule=rule, findings=[finding])
+
+
+def preview_uri(uri: Any) -> Any:
+    """An input's location as the preview should see it: local paths are uploaded later, so unknown."""
+    if isinstance(uri, str) and not looks_like_s3(uri):
+        return None
+    return uri
+
+
+_lock = threading.Lock()
+_classes: dict[type, type] = {}
+
+
+def register(stock: type, grant_aware_cls: type) -> None:
+    """Record the grant-aware twin of ``stock`` (used for the named classes)."""
+    with _lock:
+        _classes.setdefault(stock, grant_aware_cls)
+
+
+def grant_aware(cls: T) -> T:
+    """A grant-aware subclass of any SDK v2 estimator or processor class.
+
+    The subclass has the same constructor plus the keyword-only settings ``identity_propagation``,
+    ``on_violation``, ``on_fallback``, ``pipe_mode_replacement`` and ``preflight_timeout``. The same
+    class always gives the same subclass; a grant-aware class is returned as it is.
+
+    Raises:
+        TypeError: ``cls`` is not an estimator (``EstimatorBase``) or processor (``Processor``) class.
+    """
+    from ._estimator import GrantAwareTrainingMixin
+    from ._processor import GrantAwareProcessingMixin
+
+    if not isinstance(cls, type):
+        raise TypeError(f"grant_aware() takes a class, not {cls!r}")
+    if issubclass(cls, GrantAwareMixin):
+        return cls
+    from sagemaker.estimator import EstimatorBase
+    from sagemaker.processing import Processor
+
+    if issubclass(cls, EstimatorBase):
+        mixin: type = GrantAwareTrainingMixin
+    elif issubclass(cls, Processor):
+        mixin = GrantAwareProcessingMixin
+    else:
+        raise TypeError(
+            f"grant_aware() takes a SageMaker estimator or processor class, not {cls.__module__}.{cls.__qualname__}"
+        )
+    with _lock:
+        made = _classes.get(cls)
+        if made is None:
+            name = f"GrantAware{cls.__name__}"
+            made = type(
+                name,
+                (mixin, cls),
+                {
+                    "__module__": "sagemaker_s3ag",
+                    "__qualname__": name,
+                    "__doc__": f"{cls.__name__} that enforces the S3 Access Grants rules (see sagemaker_s3ag).\n\n"
+                    + (cls.__doc__ or ""),
+                },
+            )
+            _classes[cls] = made
+    return made  # type: ignore[return-value]

@@ -1,0 +1,73 @@
+"""Policy: the IAM policy AWS documents for a job's execution role under S3 Access Grants with TIP.
+
+In a notebook::
+
+    import json
+    from sagemaker_s3ag import execution_role_policy
+    print(json.dumps(execution_role_policy("us-east-1", "111122223333", "S3AccessGrantsLocationRole"), indent=2))
+
+Source: https://docs.aws.amazon.com/sagemaker/latest/dg/trustedidentitypropagation-s3-access-grants-jobs.html
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@/-]{1,512}$")
+
+
+def _partition(region: str) -> str:
+    from botocore.session import Session
+
+    return Session().get_partition_for_region(region) or "aws"
+
+
+def role_arn(grants_role: str, account_id: str, partition: str = "aws") -> str:
+    """``grants_role`` as an ARN: an ARN is kept, a name (or ``path/name``) is completed."""
+    if grants_role.startswith("arn:"):
+        return grants_role
+    if not _ROLE_NAME.match(grants_role):
+        raise ValueError(f"{grants_role!r} is neither an IAM role ARN nor a role name")
+    return f"arn:{partition}:iam::{account_id}:role/{grants_role.lstrip('/')}"
+
+
+def execution_role_policy(region: str, account_id: str, grants_role: str) -> dict[str, Any]:
+    """The policy a SageMaker execution role needs to reach S3 through S3 Access Grants with TIP.
+
+    Two statements, as AWS documents them: ``s3:GetDataAccess`` and
+    ``s3:GetAccessGrantsInstanceForPrefix`` on the Region's Access Grants instance, and
+    ``sts:SetContext`` on the role S3 Access Grants assumes for your locations.
+
+    Args:
+        region: e.g. ``"us-east-1"``.
+        account_id: the 12-digit account that owns the Access Grants instance.
+        grants_role: the Access Grants location role, as a name or an ARN.
+
+    Raises:
+        ValueError: a malformed Region, account id or role.
+    """
+    if not _REGION.match(region or ""):
+        raise ValueError(f"{region!r} is not an AWS Region name such as 'us-east-1'")
+    if not _ACCOUNT.match(account_id or ""):
+        raise ValueError(f"{account_id!r} is not a 12-digit AWS account id")
+    partition = _partition(region)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AllowDataAccessAPI",
+                "Effect": "Allow",
+                "Action": ["s3:GetDataAccess", "s3:GetAccessGrantsInstanceForPrefix"],
+                "Resource": [f"arn:{partition}:s3:{region}:{account_id}:access-grants/default"],
+            },
+            {
+                "Sid": "RequiredForIdentificationPropagation",
+                "Effect": "Allow",
+                "Action": "sts:SetContext",
+                "Resource": role_arn(grants_role, account_id, partition),
+            },
+        ],
+    }

@@ -1,0 +1,88 @@
+"""Request shapes: reading and copying CreateTrainingJob / CreateProcessingJob requests.
+
+These helpers know the SageMaker API shapes, not any SDK. A request may hold values the
+SDK resolves later (SageMaker Pipelines parameters and properties): anything that is not
+a plain ``str`` where the API wants a string is *unresolved* and is never guessed at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, Literal, Mapping
+
+JobType = Literal["training", "processing"]
+Request = dict[str, Any]
+
+_S3_URI = re.compile(r"^s3://(?P<bucket>[A-Za-z0-9][A-Za-z0-9._-]{1,254})(?:/(?P<key>[^\s]*))?$")
+
+
+def copy_request(value: Any) -> Any:
+    """A copy of every dict and list in ``value``; other objects (pipeline variables) are shared.
+
+    A deep copy would also copy Pipelines step properties and the steps they point at.
+    """
+    if isinstance(value, Mapping):
+        return {k: copy_request(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_request(v) for v in value]
+    return value
+
+
+def is_unresolved(value: Any) -> bool:
+    """Whether a value is only known when a pipeline runs (a parameter, property or expression)."""
+    return value is not None and not isinstance(value, (str, int, float, bool, dict, list))
+
+
+def show(value: Any) -> str:
+    """A short, safe text for a request value in a message."""
+    if is_unresolved(value):
+        expr = getattr(value, "expr", None)
+        if isinstance(expr, Mapping) and "Get" in expr:
+            return f"pipeline value {expr['Get']}"
+        return f"pipeline value {type(value).__name__}"
+    return repr(value)
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """``(bucket, key)`` of an ``s3://bucket/key`` URI; ``ValueError`` when it is malformed."""
+    match = _S3_URI.match(uri)
+    if not match:
+        raise ValueError(f"{uri!r} is not an S3 URI of the form s3://bucket/prefix")
+    return match["bucket"], match["key"] or ""
+
+
+def looks_like_s3(value: Any) -> bool:
+    """Whether a literal value claims to be an S3 location (even a malformed one)."""
+    return isinstance(value, str) and value[:3].lower() == "s3:"
+
+
+def training_channels(request: Mapping[str, Any]) -> Iterator[tuple[int, str, Mapping[str, Any]]]:
+    """``(index, name, channel)`` for every channel of a CreateTrainingJob request."""
+    for index, channel in enumerate(request.get("InputDataConfig") or ()):
+        name = channel.get("ChannelName")
+        yield index, name if isinstance(name, str) else f"#{index}", channel
+
+
+def processing_inputs(request: Mapping[str, Any]) -> Iterator[tuple[int, str, Mapping[str, Any]]]:
+    """``(index, name, input)`` for every input of a CreateProcessingJob request."""
+    for index, item in enumerate(request.get("ProcessingInputs") or ()):
+        name = item.get("InputName")
+        yield index, name if isinstance(name, str) else f"#{index}", item
+
+
+def job_input_mode(request: Mapping[str, Any]) -> Any:
+    """The job-wide ``AlgorithmSpecification.TrainingInputMode`` of a training request."""
+    return (request.get("AlgorithmSpecification") or {}).get("TrainingInputMode")
+
+
+def effective_input_mode(request: Mapping[str, Any], channel: Mapping[str, Any]) -> Any:
+    """A training channel's own ``InputMode``, else the job's ``TrainingInputMode``."""
+    return channel.get("InputMode") or job_input_mode(request)
+
+
+def job_name(request: Mapping[str, Any], job_type: JobType) -> str | None:
+    """The job name a request creates."""
+    key = "TrainingJobName" if job_type == "training" else "ProcessingJobName"
+    name = request.get(key)
+    return name if isinstance(name, str) else None

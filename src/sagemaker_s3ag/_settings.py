@@ -1,0 +1,62 @@
+"""Settings: how a grant-aware job reacts to the S3 Access Grants rules.
+
+The same keywords work on every grant-aware class and on ``patch()``::
+
+    est = GrantAwareEstimator(..., identity_propagation=None, on_violation="fix",
+                              on_fallback="warn", pipe_mode_replacement="File")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Literal, Optional
+
+OnViolation = Literal["fix", "error"]
+OnFallback = Literal["allow", "warn", "deny"]
+PipeModeReplacement = Literal["File", "FastFile"]
+
+_CHOICES: dict[str, tuple[Any, ...]] = {
+    "identity_propagation": (True, False, None),
+    "on_violation": ("fix", "error"),
+    "on_fallback": ("allow", "warn", "deny"),
+    "pipe_mode_replacement": ("File", "FastFile"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a grant-aware job does when it meets an S3 Access Grants rule.
+
+    Attributes:
+        identity_propagation: ``True`` / ``False`` to say whether the Studio domain has trusted
+            identity propagation on; ``None`` (default) detects it (environment, then the Studio
+            metadata file plus ``DescribeDomain``, else off).
+        on_violation: ``"fix"`` (default) repairs what can be repaired and warns when that changes
+            something you asked for; ``"error"`` refuses the job instead.
+        on_fallback: ``"allow"``, ``"warn"`` (default) or ``"deny"`` when a location would be read or
+            written with the IAM execution role instead of your grant.
+        pipe_mode_replacement: ``"File"`` (default) or ``"FastFile"``: what replaces Pipe mode on a
+            training channel. Processing inputs only have ``"File"``.
+        preflight_timeout: seconds the whole Access Grants preflight may take.
+    """
+
+    identity_propagation: Optional[bool] = None
+    on_violation: OnViolation = "fix"
+    on_fallback: OnFallback = "warn"
+    pipe_mode_replacement: PipeModeReplacement = "File"
+    preflight_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name, allowed in _CHOICES.items():
+            value = getattr(self, name)
+            if not any(value is a or (isinstance(a, str) and value == a) for a in allowed):
+                shown = ", ".join(repr(a) for a in allowed)
+                raise ValueError(f"{name} must be one of {shown}, not {value!r}")
+        timeout = self.preflight_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ValueError(f"preflight_timeout must be a positive number of seconds, not {timeout!r}")
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The keyword names a grant-aware class or ``patch()`` accepts."""
+        return tuple(f.name for f in fields(cls))

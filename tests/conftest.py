@@ -1,0 +1,57 @@
+"""Shared fixtures: an emulated AWS (moto) SageMaker session and a clean TIP environment."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import pytest
+
+os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+
+from sagemaker_s3ag import GrantAwareWarning  # noqa: E402
+from sagemaker_s3ag._identity_propagation import ENV_VARS, METADATA_FILE_ENV, clear_cache  # noqa: E402
+from sagemaker_s3ag.testing import ACCOUNT, BUCKET, IMAGE, ROLE, emulated_session  # noqa: E402
+
+__all__ = ["ACCOUNT", "BUCKET", "IMAGE", "ROLE"]
+
+
+@pytest.fixture(autouse=True)
+def clean_tip_environment(monkeypatch, tmp_path):
+    """No TIP variable, no Studio metadata file, no cached DescribeDomain answer."""
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(METADATA_FILE_ENV, str(tmp_path / "no-studio-metadata.json"))
+    clear_cache()
+    yield
+    clear_cache()
+
+
+@pytest.fixture
+def session():
+    """A sagemaker Session on moto, us-east-1, with the bucket s3ag-demo."""
+    with emulated_session() as sess:
+        yield sess
+
+
+@pytest.fixture
+def grant_warnings():
+    """Every GrantAwareWarning raised in the test, in order (none are deduplicated)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", GrantAwareWarning)
+        yield caught
+
+
+def uploaded_keys(sess) -> list[str]:
+    """Every object key in the emulated bucket (to prove nothing was uploaded)."""
+    s3 = sess.boto_session.client("s3")
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
+def created_jobs(sess) -> dict[str, list[str]]:
+    """Names of the training and processing jobs created in the emulator."""
+    client = sess.sagemaker_client
+    return {
+        "training": [j["TrainingJobName"] for j in client.list_training_jobs()["TrainingJobSummaries"]],
+        "processing": [j["ProcessingJobName"] for j in client.list_processing_jobs()["ProcessingJobSummaries"]],
+    }
