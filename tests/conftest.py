@@ -11,7 +11,7 @@ os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
 from sagemaker_s3ag import GrantAwareWarning  # noqa: E402
 from sagemaker_s3ag._identity_propagation import ENV_VARS, METADATA_FILE_ENV, clear_cache  # noqa: E402
-from sagemaker_s3ag.testing import ACCOUNT, BUCKET, IMAGE, ROLE, emulated_session  # noqa: E402
+from sagemaker_s3ag.testing import ACCOUNT, BUCKET, IMAGE, ROLE, Emulator  # noqa: E402
 
 __all__ = ["ACCOUNT", "BUCKET", "IMAGE", "ROLE"]
 
@@ -27,11 +27,20 @@ def clean_tip_environment(monkeypatch, tmp_path):
     clear_cache()
 
 
+@pytest.fixture(scope="session")
+def _emulator():
+    """One moto emulator for the run: creating SageMaker sessions under moto is the slow part."""
+    emulator = Emulator()
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
 @pytest.fixture
-def session():
-    """A sagemaker Session on moto, us-east-1, with the bucket s3ag-demo."""
-    with emulated_session() as sess:
-        yield sess
+def session(_emulator):
+    """A sagemaker Session on moto, us-east-1, with the bucket s3ag-demo; state is fresh for each test."""
+    _emulator.reset()
+    return _emulator.session
 
 
 @pytest.fixture

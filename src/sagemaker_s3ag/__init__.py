@@ -44,7 +44,6 @@ _LAZY = {
 }
 
 __all__ = [
-    "RULES",
     "ConsiderationError",
     "Decision",
     "Finding",
@@ -55,6 +54,7 @@ __all__ = [
     "IdentityPropagation",
     "JobRecord",
     "JobRecordNotFound",
+    "RULES",
     "Rule",
     "SageMakerS3agError",
     "Settings",

@@ -13,6 +13,6 @@
             assert est.latest_decision.credentials
 """
 
-from ._emulator import ACCOUNT, BUCKET, IMAGE, ROLE, emulated_session
+from ._emulator import ACCOUNT, BUCKET, IMAGE, ROLE, Emulator, emulated_session
 
-__all__ = ["ACCOUNT", "BUCKET", "IMAGE", "ROLE", "emulated_session"]
+__all__ = ["ACCOUNT", "BUCKET", "IMAGE", "ROLE", "Emulator", "emulated_session"]
