@@ -11,7 +11,16 @@ os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
 from sagemaker_s3ag import GrantAwareWarning  # noqa: E402
 from sagemaker_s3ag._identity_propagation import ENV_VARS, METADATA_FILE_ENV, clear_cache  # noqa: E402
-from sagemaker_s3ag.testing import ACCOUNT, BUCKET, IMAGE, ROLE, Emulator  # noqa: E402
+from sagemaker_s3ag._preflight import clear_cache as clear_preflight_cache  # noqa: E402
+from sagemaker_s3ag.testing import (  # noqa: E402
+    ACCOUNT,
+    BUCKET,
+    IMAGE,
+    ROLE,
+    AccessGrantsTable,
+    Emulator,
+    install_access_grants,
+)
 
 __all__ = ["ACCOUNT", "BUCKET", "IMAGE", "ROLE"]
 
@@ -37,8 +46,23 @@ def _emulator():
 
 
 @pytest.fixture
-def session(_emulator):
-    """A sagemaker Session on moto, us-east-1, with the bucket s3ag-demo; state is fresh for each test."""
+def access_grants(_emulator):
+    """The fake S3 Access Grants behind ``session``: grants READWRITE on s3://s3ag-demo/* to start with.
+
+    Mutate it in a test (``access_grants.grants.clear()``, ``.grant(...)``, ``.denied_operations``).
+    """
+    clear_preflight_cache()  # also drops cached clients, so new ones see this table
+    table = AccessGrantsTable().grant(f"s3://{BUCKET}/*", "READWRITE")
+    install_access_grants(_emulator.session.boto_session, table)
+    return table
+
+
+@pytest.fixture
+def session(_emulator, access_grants):
+    """A sagemaker Session on moto, us-east-1, with the bucket s3ag-demo; state is fresh for each test.
+
+    S3 Access Grants calls made through it are answered by ``access_grants``.
+    """
     _emulator.reset()
     return _emulator.session
 

@@ -70,7 +70,7 @@ def test_describe_uses_the_default_session(session, monkeypatch):
     code, text = run("describe", name, "--json")
     assert code == 0
     data = json.loads(text)
-    assert data["job_name"] == name and data["record"]["s3ag:credentials"] == "unknown"
+    assert data["job_name"] == name and data["record"]["s3ag:credentials"] == "access-grants"
     code, text = run("describe", name)
     assert code == 0 and "identity propagation  enabled" in text
 

@@ -22,7 +22,7 @@ def test_training_job_record(session):
         est.fit("s3://s3ag-demo/train/", wait=False, logs=False)
     record = describe_job(est.latest_training_job.name, session)
     assert record.job_type == "training" and record.recorded
-    assert record.credentials == "unknown"
+    assert record.credentials == "access-grants"
     assert record.identity_propagation == "enabled"
     assert record.adjustments == ("pipe-mode", "debugger", "profiler")
     assert record.version == est.latest_decision.record["s3ag:version"]

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ._errors import warn
+from ._fallback import check_fallback
 from ._findings import Finding
 from ._identity_propagation import IdentityPropagation
+from ._preflight import LocationOutcome, credentials_verdict, fallback_summary
 from ._request import JobType, Request, copy_request, job_name
 from ._rules import enforce
 from ._settings import Settings
@@ -43,6 +45,7 @@ class Decision:
         tags: the ``s3ag:`` record as it was written onto the job.
         record: the full ``s3ag:`` record, including any tag that did not fit on the job.
         locations: per-location outcomes of the Access Grants preflight, when it ran.
+        fallback_warning: the ``on_fallback="warn"`` warning text, when one is due.
     """
 
     job_type: JobType
@@ -52,7 +55,8 @@ class Decision:
     credentials: str
     record: Mapping[str, str]
     tags: tuple[Mapping[str, str], ...] = ()
-    locations: tuple[Any, ...] = field(default=())
+    locations: tuple[LocationOutcome, ...] = ()
+    fallback_warning: Optional[str] = field(default=None, repr=False)
 
     @property
     def adjustments(self) -> tuple[str, ...]:
@@ -114,11 +118,20 @@ class Decision:
         )
         places = ""
         if self.locations:
-            places = "<table><tr><th>S3 location</th></tr>" + "".join(
-                f"<tr><td>{esc(str(location))}</td></tr>" for location in self.locations
-            ) + "</table>"
+            places = (
+                "<table><tr><th>outcome</th><th>permission</th><th>S3 location</th><th>why</th><th>grant</th></tr>"
+                + "".join(
+                    f"<tr><td><b>{esc(o.outcome)}</b></td><td>{esc(o.permission)}</td><td><code>{esc(o.uri)}</code></td>"
+                    f"<td>{esc(o.reason)}</td><td>{esc(o.grant_target or '')} {esc(o.grantee_type or '')}</td></tr>"
+                    for o in self.locations
+                )
+                + "</table>"
+            )
         tags = "<br>tags: " + ", ".join(f"<code>{esc(t['Key'])}={esc(t['Value'])}</code>" for t in self.tags)
         return f"<div>{head}{table}{places}{tags}</div>"
+
+
+Preflight = Callable[[Request], Sequence[LocationOutcome]]
 
 
 def decide(
@@ -128,18 +141,22 @@ def decide(
     settings: Settings,
     identity_propagation: IdentityPropagation,
     sdk_defaults: frozenset[str] = frozenset(),
-    credentials: Optional[str] = None,
-    extra_record: Optional[Mapping[str, str]] = None,
-    locations: tuple[Any, ...] = (),
+    preflight: Optional[Preflight] = None,
 ) -> tuple[Request, Decision]:
     """The request to send and the decision, from the request the SDK built.
 
-    With TIP on the rules fix or refuse the request (:func:`enforce`); with TIP off only the
-    ``s3ag:`` tags are added. Nothing is announced here: see :func:`announce`.
+    With TIP on the rules fix or refuse the request (:func:`enforce`), then ``preflight`` (when
+    given) says per S3 location whether the job will use the user's grant, and ``on_fallback`` is
+    applied. With TIP off only the ``s3ag:`` tags are added. Warnings are left to :func:`announce`.
 
     Raises:
         ConsiderationError: the job breaks a rule that cannot be fixed, or ``on_violation="error"``.
+        GrantFallbackError: ``on_fallback="deny"`` and some location would not use a grant.
     """
+    name = job_name(request, job_type)
+    outcomes: tuple[LocationOutcome, ...] = ()
+    warning = None
+    extra: dict[str, str] = {}
     if identity_propagation.enabled:
         fixed, findings = enforce(
             request,
@@ -148,7 +165,14 @@ def decide(
             pipe_mode_replacement=settings.pipe_mode_replacement,
             sdk_defaults=sdk_defaults,
         )
-        verdict = credentials or "unknown"
+        verdict = "unknown"
+        if preflight is not None:
+            outcomes = tuple(preflight(fixed))
+            verdict = credentials_verdict(outcomes)
+            summary = fallback_summary(outcomes)
+            if summary:
+                extra["s3ag:fallback"] = summary
+            warning = check_fallback(outcomes, settings.on_fallback, f"{job_type} job {name or '(unnamed)'}")
     else:
         fixed, findings = copy_request(request), []
         verdict = "iam-role"
@@ -157,7 +181,7 @@ def decide(
         "s3ag:credentials": verdict,
         "s3ag:identity-propagation": identity_propagation.label,
         "s3ag:adjustments": " ".join(adjustments) or "none",
-        **(extra_record or {}),
+        **extra,
         "s3ag:version": __version__,
     }
     tags, tag_findings = merge_tags(fixed.get("Tags"), record)
@@ -165,21 +189,24 @@ def decide(
     ours = tuple(t for t in tags if t["Key"].startswith("s3ag:"))
     decision = Decision(
         job_type=job_type,
-        job_name=job_name(fixed, job_type),
+        job_name=name,
         identity_propagation=identity_propagation,
         findings=tuple(findings) + tuple(tag_findings),
         credentials=verdict,
         record=record,
         tags=ours,
-        locations=locations,
+        locations=outcomes,
+        fallback_warning=warning,
     )
     return fixed, decision
 
 
 def announce(decision: Decision) -> None:
-    """Warn about each change to what the user asked for; log the quiet ones at INFO."""
+    """Warn about each change to what the user asked for and, once, about fallbacks; log the rest at INFO."""
     for finding in decision.findings:
         if finding.explicit and finding.action != "refused":
             warn(str(finding))
         else:
             logger.info("%s job %s: %s", decision.job_type, decision.job_name, finding)
+    if decision.fallback_warning:
+        warn(decision.fallback_warning)

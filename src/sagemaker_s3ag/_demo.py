@@ -2,10 +2,15 @@
 
 No AWS account and no network: everything runs in this process. It shows, in order,
 
-1. a training job asking for Pipe mode with SDK v2's default Debugger and Profiler: fixed and tagged;
+1. a training job asking for Pipe mode with SDK v2's default Debugger and Profiler: fixed, its S3
+   locations checked against S3 Access Grants (one has no grant: warned), and tagged;
 2. a processing job with a Pipe-mode input: fixed and tagged;
 3. a processing job with an Athena DatasetDefinition: refused before anything is uploaded;
-4. the record read back from the training job's tags with ``describe_job``.
+4. ``on_fallback="deny"`` with a location no grant covers: refused before anything is uploaded;
+5. the record read back from the training job's tags with ``describe_job``.
+
+S3 Access Grants are played by the fake in :mod:`sagemaker_s3ag.testing`, with grants on
+``train/``, ``models/``, ``raw/`` and ``clean/`` of the demo bucket.
 """
 
 from __future__ import annotations
@@ -27,14 +32,23 @@ def run_demo(out: TextIO, region: str = "us-east-1") -> int:
     os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
     logging.getLogger("sagemaker").setLevel(logging.WARNING)
     logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
+    logging.getLogger("sagemaker.telemetry").setLevel(logging.CRITICAL)  # its HTTPS call is blocked here
     logging.getLogger("sagemaker_s3ag").setLevel(logging.WARNING)  # the decision tables say it all
 
     from sagemaker.dataset_definition.inputs import AthenaDatasetDefinition, DatasetDefinition
     from sagemaker.inputs import TrainingInput
     from sagemaker.processing import ProcessingInput, ProcessingOutput
 
-    from . import ConsiderationError, GrantAwareEstimator, GrantAwareProcessor, GrantAwareWarning, describe_job
+    from . import (
+        ConsiderationError,
+        GrantAwareEstimator,
+        GrantAwareProcessor,
+        GrantAwareWarning,
+        GrantFallbackError,
+        describe_job,
+    )
     from ._emulator import BUCKET, IMAGE, ROLE, emulated_session
+    from ._fake_access_grants import AccessGrantsTable, install_access_grants
 
     def step(title: str, action: Callable[[], Any]) -> Any:
         out.write(f"\n== {title}\n")
@@ -45,8 +59,19 @@ def run_demo(out: TextIO, region: str = "us-east-1") -> int:
         return result
 
     common = dict(role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", identity_propagation=True)
+    grants = (
+        AccessGrantsTable(region=region)
+        .grant(f"s3://{BUCKET}/train/*", "READ")
+        .grant(f"s3://{BUCKET}/models/*", "READWRITE")
+        .grant(f"s3://{BUCKET}/raw/*", "READ")
+        .grant(f"s3://{BUCKET}/clean/*", "WRITE")
+    )
     with emulated_session(region=region) as session:
-        out.write(f"Embedded AWS emulator (moto), region {region}, bucket s3://{BUCKET}; TIP on.\n")
+        install_access_grants(session.boto_session, grants)
+        out.write(
+            f"Embedded AWS emulator (moto), region {region}, bucket s3://{BUCKET}; TIP on.\n"
+            "S3 Access Grants (fake): " + ", ".join(f"{g.permission} {g.scope}" for g in grants.grants) + "\n"
+        )
 
         est = GrantAwareEstimator(
             image_uri=IMAGE,
@@ -107,9 +132,36 @@ def run_demo(out: TextIO, region: str = "us-east-1") -> int:
 
         step("3. GrantAwareProcessor.run() with an Athena DatasetDefinition", athena_job)
 
-        name = est.latest_training_job.name
-        step(f"4. describe_job({name!r})", lambda: out.write(f"{describe_job(name, session)}\n"))
+        denied = False
 
-    ok = refused and "pipe-mode" in est.latest_decision.adjustments
+        def deny_job() -> None:
+            nonlocal denied
+            strict = GrantAwareEstimator(
+                image_uri=IMAGE,
+                output_path=f"s3://{BUCKET}/models/",
+                sagemaker_session=session,
+                on_fallback="deny",
+                **common,
+            )
+            try:
+                strict.fit({"train": f"s3://{BUCKET}/secret/"}, wait=False, logs=False)
+            except GrantFallbackError as err:
+                denied = True
+                out.write(f"  refused (rule {err.rule}): {err}\n")
+
+        step("4. on_fallback='deny' with s3://s3ag-demo/secret/, which no grant covers", deny_job)
+
+        name = est.latest_training_job.name
+        step(f"5. describe_job({name!r})", lambda: out.write(f"{describe_job(name, session)}\n"))
+        jobs = session.sagemaker_client.list_training_jobs()["TrainingJobSummaries"]
+
+    ok = (
+        refused
+        and denied
+        and len(jobs) == 1
+        and "pipe-mode" in est.latest_decision.adjustments
+        and est.latest_decision.credentials == "mixed"
+        and proc.latest_decision.credentials == "access-grants"
+    )
     out.write("\nDemo finished: every step behaved as documented.\n" if ok else "\nDemo FAILED.\n")
     return 0 if ok else 1

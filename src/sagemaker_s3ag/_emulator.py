@@ -22,7 +22,17 @@ ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecutionRole"
 IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/s3ag-demo:latest"
 BUCKET = "s3ag-demo"
-_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    # moto lets requests it does not emulate through (the SDK's telemetry does HTTPS GETs): send
+    # them to a closed loopback port, so they fail at once and nothing leaves the process.
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "NO_PROXY": "",
+    "no_proxy": "",
+}
 
 
 class Emulator:
@@ -49,8 +59,8 @@ class Emulator:
         import boto3
         from sagemaker.session import Session
 
-        self._saved = {key: os.environ.get(key) for key in _CREDENTIALS}
-        os.environ.update(_CREDENTIALS)
+        self._saved = {key: os.environ.get(key) for key in _ENVIRONMENT}
+        os.environ.update(_ENVIRONMENT)
         self._mock = mock_aws()
         self._mock.start()
         boto_session = boto3.Session(region_name=self.region)
@@ -64,7 +74,7 @@ class Emulator:
         self._create_bucket(self.session.boto_session)
 
     def stop(self) -> None:
-        """Stop the emulator and restore the environment's credentials."""
+        """Stop the emulator and restore the environment (credentials, proxies)."""
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

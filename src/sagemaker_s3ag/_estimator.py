@@ -19,6 +19,7 @@ from sagemaker.debugger import ProfilerRule
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.job import _Job
+from sagemaker.s3 import s3_path_join
 
 from ._grant_aware import GrantAwareMixin, register
 from ._request import Request
@@ -38,6 +39,7 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
         the rest is fixed in the final request. The decision is kept as ``self.latest_decision``.
         """
         identity = self._s3ag_identity()
+        call = self._s3ag_bind(super().fit, args, kwargs)  # type: ignore[misc]
         made = self.__dict__.setdefault("_s3ag_sdk_made", {})
         defaults = {
             field
@@ -45,11 +47,14 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
             if self._s3ag_is_sdk_default(attr)
         }
         if identity.enabled:
-            self._s3ag_check(self._s3ag_preview(args, kwargs))
+            if "job_name" in call.signature.parameters and not call.arguments.get("job_name"):
+                # The name the SDK would give it, chosen now so the preflight's AuditContext names the job.
+                call.arguments["job_name"] = self._get_or_create_name()  # type: ignore[attr-defined]
+            self._s3ag_check(self._s3ag_preview(call), identity)
         watched = {attr: getattr(self, attr, None) for attr in ("debugger_hook_config", "profiler_config")}
         try:
             with self._s3ag_job(identity, frozenset(defaults)):
-                return super().fit(*args, **kwargs)  # type: ignore[misc]
+                return super().fit(*call.args, **call.kwargs)  # type: ignore[misc]
         finally:
             for attr, before in watched.items():
                 after = getattr(self, attr, None)
@@ -60,18 +65,25 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
         value = getattr(self, attr, None)
         return value is None or value is self.__dict__.get("_s3ag_sdk_made", {}).get(attr)
 
-    def _s3ag_preview(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Request:
+    def _s3ag_preview(self, call: inspect.BoundArguments) -> Request:
         """The parts of the CreateTrainingJob request the rules need, built before anything is uploaded."""
-        bound = inspect.signature(super().fit).bind_partial(*args, **kwargs)  # type: ignore[misc]
-        inputs = bound.arguments.get("inputs", bound.arguments.get("records"))
+        inputs = call.arguments.get("inputs", call.arguments.get("records"))
         mode = self.input_mode  # type: ignore[attr-defined]
         if isinstance(inputs, TrainingInput) and "InputMode" in inputs.config:
             mode = inputs.config["InputMode"]
         preview: Request = {"AlgorithmSpecification": {"TrainingInputMode": mode}}
+        if call.arguments.get("job_name"):
+            preview["TrainingJobName"] = call.arguments["job_name"]
         channels = _Job._format_inputs_to_input_config(inputs, validate_uri=False)
         if channels:
             preview["InputDataConfig"] = channels
         output_path = getattr(self, "output_path", None)
+        session = self.sagemaker_session  # type: ignore[attr-defined]
+        if output_path is None and not getattr(session, "local_mode", False):
+            # Where _prepare_for_training will put it.
+            output_path = s3_path_join(
+                "s3://", session.default_bucket(), session.default_bucket_prefix, with_end_slash=True
+            )
         if output_path:
             preview["OutputDataConfig"] = {"S3OutputPath": output_path}
         checkpoint = getattr(self, "checkpoint_s3_uri", None)

@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, Optional, TypeVar
 
-from ._decision import Decision
+from ._decision import Decision, decide
 from ._errors import ConsiderationError
 from ._findings import Finding
 from ._identity_propagation import IdentityPropagation, detect_identity_propagation
 from ._interception import JobContext, job_context
 from ._request import JobType, looks_like_s3
-from ._rules import enforce
+from ._preflight import preflight_for
 from ._settings import Settings
 
 T = TypeVar("T", bound=type)
@@ -75,15 +76,28 @@ class GrantAwareMixin:
             self.s3ag_settings.identity_propagation, getattr(session, "sagemaker_client", None)
         )
 
-    def _s3ag_check(self, preview: Mapping[str, Any]) -> None:
-        """Refuse, before anything is uploaded, what the final request could not fix."""
+    def _s3ag_check(self, preview: Mapping[str, Any], identity: IdentityPropagation) -> None:
+        """Refuse, before anything is uploaded, what the final request could not fix or would not be granted.
+
+        Runs the same :func:`decide` as the final request, on the parts known now; its Access
+        Grants answers are cached, so the final request asks only about locations the SDK adds.
+        """
+        boto_session = getattr(getattr(self, "sagemaker_session", None), "boto_session", None)
         settings = self.s3ag_settings
-        enforce(
+        decide(
             preview,
             self._s3ag_job_type,
-            on_violation=settings.on_violation,
-            pipe_mode_replacement=settings.pipe_mode_replacement,
+            settings=settings,
+            identity_propagation=identity,
+            preflight=preflight_for(boto_session, self._s3ag_job_type, settings.preflight_timeout)
+            if boto_session is not None
+            else None,
         )
+
+    @staticmethod
+    def _s3ag_bind(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> inspect.BoundArguments:
+        """The call's arguments by name (``fit``/``run`` signatures differ between SDK classes)."""
+        return inspect.signature(method).bind_partial(*args, **kwargs)
 
     def _s3ag_record(self, decision: Decision) -> None:
         self.latest_decision = decision

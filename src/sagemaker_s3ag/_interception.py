@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 from ._decision import Decision, announce, decide
 from ._identity_propagation import IdentityPropagation
+from ._preflight import preflight_for
 from ._request import JobType
 from ._settings import Settings
 
@@ -75,6 +76,7 @@ def _request_hook(job_type: JobType) -> Callable[..., Any]:
             settings=ctx.settings,
             identity_propagation=ctx.identity_propagation,
             sdk_defaults=ctx.sdk_defaults,
+            preflight=preflight_for(instance.boto_session, job_type, ctx.settings.preflight_timeout),
         )
         announce(decision)
         ctx.record(decision)

@@ -35,15 +35,20 @@ class GrantAwareProcessingMixin(GrantAwareMixin):
         raises :class:`ConsiderationError` before any code or data is uploaded.
         """
         identity = self._s3ag_identity()
+        call = self._s3ag_bind(super().run, args, kwargs)  # type: ignore[misc]
         if identity.enabled:
-            self._s3ag_check(self._s3ag_preview(args, kwargs))
+            if "job_name" in call.signature.parameters and not call.arguments.get("job_name"):
+                # The name the SDK would give it, chosen now so the preflight's AuditContext names the job.
+                call.arguments["job_name"] = self._generate_current_job_name()  # type: ignore[attr-defined]
+            self._s3ag_check(self._s3ag_preview(call), identity)
         with self._s3ag_job(identity):
-            return super().run(*args, **kwargs)  # type: ignore[misc]
+            return super().run(*call.args, **call.kwargs)  # type: ignore[misc]
 
-    def _s3ag_preview(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Request:
+    def _s3ag_preview(self, bound: inspect.BoundArguments) -> Request:
         """The parts of the CreateProcessingJob request the rules need, built before anything is uploaded."""
-        bound = inspect.signature(super().run).bind_partial(*args, **kwargs)  # type: ignore[misc]
         preview: Request = {}
+        if bound.arguments.get("job_name"):
+            preview["ProcessingJobName"] = bound.arguments["job_name"]
         inputs = []
         for item in bound.arguments.get("inputs") or ():
             entry = item._to_request_dict()

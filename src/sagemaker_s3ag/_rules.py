@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._errors import ConsiderationError
 from ._findings import Finding
@@ -313,41 +313,61 @@ def _dataset_definition(request: Request, ctx: RuleContext) -> tuple[Request, li
 # --------------------------------------------------------------------------- s3-uri
 
 
-def s3_locations(request: Mapping[str, Any], job_type: JobType) -> list[tuple[str, str, Any]]:
-    """``(where, permission, uri)`` for every S3 location SageMaker reads or writes for the job.
+class S3Location(NamedTuple):
+    """One S3 location SageMaker reads or writes for a job.
 
-    ``permission`` is ``"READ"`` for inputs and ``"WRITE"`` for outputs and checkpoints. ``uri`` may
-    be unresolved (a pipeline value) or malformed; callers decide.
+    Attributes:
+        where: the place in the request.
+        permission: ``"READ"`` (inputs), ``"WRITE"`` (outputs) or ``"READWRITE"`` (training
+            checkpoints, which SageMaker uploads and restores).
+        uri: as in the request; may be unresolved (a pipeline value) or malformed.
+        kind: ``"object"`` for a manifest file, else ``"prefix"``.
     """
-    found: list[tuple[str, str, Any]] = []
+
+    where: str
+    permission: str
+    uri: Any
+    kind: str = "prefix"
+
+
+_OBJECT_TYPES = ("ManifestFile", "AugmentedManifestFile")
+
+
+def s3_locations(request: Mapping[str, Any], job_type: JobType) -> list[S3Location]:
+    """Every S3 location SageMaker reads or writes for the job, in request order."""
+    found: list[S3Location] = []
     if job_type == "training":
         for _i, name, channel in training_channels(request):
             source = (channel.get("DataSource") or {}).get("S3DataSource")
             if source:
-                found.append((f"InputDataConfig[{name}].DataSource.S3DataSource.S3Uri", "READ", source.get("S3Uri")))
+                kind = "object" if source.get("S3DataType") in _OBJECT_TYPES else "prefix"
+                where = f"InputDataConfig[{name}].DataSource.S3DataSource.S3Uri"
+                found.append(S3Location(where, "READ", source.get("S3Uri"), kind))
         output = (request.get("OutputDataConfig") or {}).get("S3OutputPath")
         if output is not None:
-            found.append(("OutputDataConfig.S3OutputPath", "WRITE", output))
+            found.append(S3Location("OutputDataConfig.S3OutputPath", "WRITE", output))
         checkpoint = (request.get("CheckpointConfig") or {}).get("S3Uri")
         if checkpoint is not None:
-            found.append(("CheckpointConfig.S3Uri", "WRITE", checkpoint))
+            found.append(S3Location("CheckpointConfig.S3Uri", "READWRITE", checkpoint))
     else:
         for _i, name, item in processing_inputs(request):
             source = item.get("S3Input")
             if source:
-                found.append((f"ProcessingInputs[{name}].S3Input.S3Uri", "READ", source.get("S3Uri")))
+                kind = "object" if source.get("S3DataType") == "ManifestFile" else "prefix"
+                found.append(S3Location(f"ProcessingInputs[{name}].S3Input.S3Uri", "READ", source.get("S3Uri"), kind))
         outputs = (request.get("ProcessingOutputConfig") or {}).get("Outputs") or ()
         for index, item in enumerate(outputs):
             name = item.get("OutputName") if isinstance(item.get("OutputName"), str) else f"#{index}"
             target = item.get("S3Output")
             if target:
-                found.append((f"ProcessingOutputConfig.Outputs[{name}].S3Output.S3Uri", "WRITE", target.get("S3Uri")))
+                where = f"ProcessingOutputConfig.Outputs[{name}].S3Output.S3Uri"
+                found.append(S3Location(where, "WRITE", target.get("S3Uri")))
     return found
 
 
 def _s3_uri(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding]]:
     findings = []
-    for where, _permission, uri in s3_locations(request, ctx.job_type):
+    for where, _permission, uri, _kind in s3_locations(request, ctx.job_type):
         if uri is None or is_unresolved(uri):
             continue
         if not isinstance(uri, str) or not uri:

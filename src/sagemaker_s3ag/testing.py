@@ -1,5 +1,8 @@
 """Test doubles that ship with sagemaker-s3ag, so you can test your own grant-aware code offline.
 
+``AccessGrantsTable`` plus ``install_access_grants`` (in-process) or ``FakeAccessGrantsServer``
+(loopback HTTP) stand in for S3 Access Grants, which no AWS emulator implements.
+
 ``emulated_session()`` gives a ``sagemaker.session.Session`` on an in-process AWS (moto)::
 
     from sagemaker_s3ag.testing import emulated_session, IMAGE, ROLE
@@ -14,5 +17,30 @@
 """
 
 from ._emulator import ACCOUNT, BUCKET, IMAGE, ROLE, Emulator, emulated_session
+from ._fake_access_grants import (
+    CANARY_ACCESS_KEY_ID,
+    CANARY_SECRET_ACCESS_KEY,
+    CANARY_SESSION_TOKEN,
+    AccessGrantsError,
+    AccessGrantsTable,
+    FakeAccessGrantsServer,
+    Grant,
+    install_access_grants,
+)
 
-__all__ = ["ACCOUNT", "BUCKET", "IMAGE", "ROLE", "Emulator", "emulated_session"]
+__all__ = [
+    "ACCOUNT",
+    "BUCKET",
+    "CANARY_ACCESS_KEY_ID",
+    "CANARY_SECRET_ACCESS_KEY",
+    "CANARY_SESSION_TOKEN",
+    "IMAGE",
+    "ROLE",
+    "AccessGrantsError",
+    "AccessGrantsTable",
+    "Emulator",
+    "FakeAccessGrantsServer",
+    "Grant",
+    "emulated_session",
+    "install_access_grants",
+]
