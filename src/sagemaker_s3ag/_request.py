@@ -7,6 +7,7 @@ a plain ``str`` where the API wants a string is *unresolved* and is never guesse
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any, Literal, Mapping
@@ -14,18 +15,25 @@ from typing import Any, Literal, Mapping
 JobType = Literal["training", "processing"]
 Request = dict[str, Any]
 
-_S3_URI = re.compile(r"^s3://(?P<bucket>[A-Za-z0-9][A-Za-z0-9._-]{1,254})(?:/(?P<key>[^\s]*))?$")
+# Bucket names are 3-63 characters today; legacy us-east-1 buckets may have capitals and "_".
+_S3_URI = re.compile(r"s3://(?P<bucket>[A-Za-z0-9][A-Za-z0-9._-]{2,254})(?:/(?P<key>\S*))?")
+_LEAVES = (str, int, float, bool, type(None))
 
 
 def copy_request(value: Any) -> Any:
-    """A copy of every dict and list in ``value``; other objects (pipeline variables) are shared.
+    """A copy of every dict, list and tuple (as a list) in ``value``; other objects are shared.
 
-    A deep copy would also copy Pipelines step properties and the steps they point at.
+    Pipeline variables are shared on purpose: a deep copy would also copy Pipelines step
+    properties and the steps they point at.
     """
+    if isinstance(value, _LEAVES):
+        return value
+    if isinstance(value, dict):
+        return {k: copy_request(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [copy_request(v) for v in value]
     if isinstance(value, Mapping):
         return {k: copy_request(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [copy_request(v) for v in value]
     return value
 
 
@@ -44,9 +52,10 @@ def show(value: Any) -> str:
     return repr(value)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_s3_uri(uri: str) -> tuple[str, str]:
     """``(bucket, key)`` of an ``s3://bucket/key`` URI; ``ValueError`` when it is malformed."""
-    match = _S3_URI.match(uri)
+    match = _S3_URI.fullmatch(uri)
     if not match:
         raise ValueError(f"{uri!r} is not an S3 URI of the form s3://bucket/prefix")
     return match["bucket"], match["key"] or ""

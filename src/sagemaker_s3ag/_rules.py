@@ -2,7 +2,7 @@
 
 Each rule is a declared object with a stable id and a pure ``apply`` over the API request
 (CreateTrainingJob / CreateProcessingJob): it returns a new request and its findings and never
-changes the request it was given. ``enforce`` runs them all::
+changes the request it was given (it copies only the parts it changes). ``enforce`` runs them all::
 
     >>> from sagemaker_s3ag import enforce
     >>> fixed, findings = enforce(request, "training")   # raises ConsiderationError on a refusal
@@ -95,10 +95,10 @@ class Rule:
 def _pipe_mode(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding]]:
     if ctx.job_type == "processing":
         return _pipe_mode_processing(request)
-    new = copy_request(request)
     findings: list[Finding] = []
     replacement = ctx.pipe_mode_replacement
     job_mode = job_input_mode(request)
+    channels = list(request.get("InputDataConfig") or ())
     for index, name, channel in training_channels(request):
         if "S3DataSource" not in (channel.get("DataSource") or {}):
             continue
@@ -130,7 +130,7 @@ def _pipe_mode(request: Request, ctx: RuleContext) -> tuple[Request, list[Findin
             )
             continue
         if channel.get("InputMode") == "Pipe":
-            new["InputDataConfig"][index]["InputMode"] = replacement
+            channels[index] = {**channel, "InputMode": replacement}
             findings.append(
                 Finding(
                     "pipe-mode",
@@ -139,15 +139,15 @@ def _pipe_mode(request: Request, ctx: RuleContext) -> tuple[Request, list[Findin
                     f"Pipe mode cannot use S3 Access Grants; channel {name!r} now uses {replacement}",
                 )
             )
-    inherits_pipe = job_mode == "Pipe" and any(
-        "S3DataSource" in (channel.get("DataSource") or {}) and not channel.get("InputMode")
-        for _i, _n, channel in training_channels(request)
+    # The job-wide mode goes too when any S3 channel exists, even one with its own mode: the SDK
+    # copies a single TrainingInput's mode there, and the service may look at it.
+    job_pipe = job_mode == "Pipe" and any(
+        "S3DataSource" in (channel.get("DataSource") or {}) for _i, _n, channel in training_channels(request)
     )
-    if inherits_pipe and not any(f.action == "refused" for f in findings):
-        new["AlgorithmSpecification"]["TrainingInputMode"] = replacement
+    if job_pipe and not any(f.action == "refused" for f in findings):
         for index, _name, channel in training_channels(request):
             if "S3DataSource" not in (channel.get("DataSource") or {}) and not channel.get("InputMode"):
-                new["InputDataConfig"][index]["InputMode"] = "Pipe"  # keep non-S3 channels as they were
+                channels[index] = {**channel, "InputMode": "Pipe"}  # keep non-S3 channels as they were
         findings.append(
             Finding(
                 "pipe-mode",
@@ -156,7 +156,13 @@ def _pipe_mode(request: Request, ctx: RuleContext) -> tuple[Request, list[Findin
                 f"Pipe mode cannot use S3 Access Grants; the job's input mode is now {replacement}",
             )
         )
-    return (new if findings else request), findings
+    if not any(f.changed for f in findings):
+        return request, findings
+    new = dict(request)
+    new["InputDataConfig"] = channels
+    if job_pipe:
+        new["AlgorithmSpecification"] = {**request["AlgorithmSpecification"], "TrainingInputMode": replacement}
+    return new, findings
 
 
 def _pipe_only(channel: Mapping[str, Any]) -> str | None:
@@ -171,8 +177,8 @@ def _pipe_only(channel: Mapping[str, Any]) -> str | None:
 
 
 def _pipe_mode_processing(request: Request) -> tuple[Request, list[Finding]]:
-    new = copy_request(request)
     findings: list[Finding] = []
+    inputs = list(request.get("ProcessingInputs") or ())
     for index, name, item in processing_inputs(request):
         s3_input = item.get("S3Input")
         if not s3_input:
@@ -200,7 +206,7 @@ def _pipe_mode_processing(request: Request) -> tuple[Request, list[Finding]]:
                 )
             )
         elif mode == "Pipe":
-            new["ProcessingInputs"][index]["S3Input"]["S3InputMode"] = "File"
+            inputs[index] = {**item, "S3Input": {**s3_input, "S3InputMode": "File"}}
             findings.append(
                 Finding(
                     "pipe-mode",
@@ -209,7 +215,9 @@ def _pipe_mode_processing(request: Request) -> tuple[Request, list[Finding]]:
                     f"Pipe mode cannot use S3 Access Grants; input {name!r} now uses File",
                 )
             )
-    return (new if findings else request), findings
+    if not any(f.changed for f in findings):
+        return request, findings
+    return {**request, "ProcessingInputs": inputs}, findings
 
 
 # --------------------------------------------------------------------------- debugger / profiler
@@ -220,7 +228,7 @@ def _remove(request: Request, ctx: RuleContext, rule: str, keys: Mapping[str, st
     present = [k for k in keys if request.get(k)]
     if not present:
         return request, []
-    new = copy_request(request)
+    new = dict(request)
     findings = []
     for key in present:
         del new[key]
@@ -254,9 +262,8 @@ def _profiler(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding
         },
     )
     config = request.get("ProfilerConfig")
-    if config is not None and config.get("DisableProfiler") is not True:
-        new = copy_request(new) if new is request else new
-        new["ProfilerConfig"] = {"DisableProfiler": True}
+    if config is not None and (is_unresolved(config) or config.get("DisableProfiler") is not True):
+        new = {**new, "ProfilerConfig": {"DisableProfiler": True}}
         findings.append(
             Finding(
                 "profiler",
@@ -271,10 +278,10 @@ def _profiler(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding
 
 def _remote_debug(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding]]:
     config = request.get("RemoteDebugConfig") or {}
-    enabled = config.get("EnableRemoteDebug")
+    enabled = config if is_unresolved(config) else config.get("EnableRemoteDebug")
     if enabled is not True and not is_unresolved(enabled):
         return request, []
-    new = copy_request(request)
+    new = dict(request)
     del new["RemoteDebugConfig"]
     return new, [
         Finding(
@@ -474,6 +481,12 @@ def enforce(
         ConsiderationError: something cannot be fixed, or ``on_violation="error"`` and you asked
             for something the rules forbid. It lists every refusal and names the first rule.
     """
+    if job_type not in ("training", "processing"):
+        raise ValueError(f"job_type must be 'training' or 'processing', not {job_type!r}")
+    if on_violation not in ("fix", "error"):
+        raise ValueError(f"on_violation must be 'fix' or 'error', not {on_violation!r}")
+    if pipe_mode_replacement not in ("File", "FastFile"):
+        raise ValueError(f"pipe_mode_replacement must be 'File' or 'FastFile', not {pipe_mode_replacement!r}")
     ctx = RuleContext(job_type, "File" if job_type == "processing" else pipe_mode_replacement, sdk_defaults)
     current: Request = request  # type: ignore[assignment]
     findings: list[Finding] = []
@@ -504,7 +517,8 @@ def enforce(
     refusals = [f for f in findings if f.action == "refused"]
     if refusals:
         raise refusal_error(refusals)
-    return (copy_request(current) if current is request else current), findings
+    # Rules copy only what they change; the caller gets a request that shares nothing with its own.
+    return copy_request(current), findings
 
 
 def refusal_error(refusals: list[Finding]) -> ConsiderationError:
