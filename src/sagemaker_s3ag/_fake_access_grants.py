@@ -19,6 +19,7 @@ never leak.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import Counter
@@ -237,6 +238,19 @@ def _to_xml(value: Any) -> str:
     return escape(str(value))
 
 
+def proxy_environment(url: str) -> dict[str, str]:
+    """Variables that send new clients' STS, S3 and S3 Control calls to the fake listening at ``url``."""
+    return {
+        "HTTP_PROXY": url,
+        "http_proxy": url,
+        "NO_PROXY": "",
+        "no_proxy": "",
+        "AWS_ENDPOINT_URL_S3_CONTROL": "http://s3-control.s3ag.test",
+        "AWS_ENDPOINT_URL_STS": "http://sts.s3ag.test",
+        "AWS_ENDPOINT_URL_S3": "http://s3.s3ag.test",
+    }
+
+
 @dataclass
 class _Fault:
     kind: str
@@ -292,15 +306,7 @@ class FakeAccessGrantsServer:
 
     def environment(self) -> dict[str, str]:
         """Variables that send new clients' STS, S3 and S3 Control calls to this server."""
-        return {
-            "HTTP_PROXY": self.url,
-            "http_proxy": self.url,
-            "NO_PROXY": "",
-            "no_proxy": "",
-            "AWS_ENDPOINT_URL_S3_CONTROL": "http://s3-control.s3ag.test",
-            "AWS_ENDPOINT_URL_STS": "http://sts.s3ag.test",
-            "AWS_ENDPOINT_URL_S3": "http://s3.s3ag.test",
-        }
+        return proxy_environment(self.url)
 
     def start(self) -> FakeAccessGrantsServer:
         fake = self
@@ -311,6 +317,12 @@ class FakeAccessGrantsServer:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                # Answers go out in a few small writes: without this, Nagle's algorithm and delayed
+                # ACKs add ~40 ms to a call that should cost one injected round trip.
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def do_GET(self) -> None:
                 fake._handle(self)
 
@@ -318,7 +330,11 @@ class FakeAccessGrantsServer:
             do_HEAD = do_GET
             do_PUT = do_GET
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a client that gave up (timeouts, dropped connections) is part of the tests
+
+        self._server = Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-access-grants", daemon=True)
         self._thread.start()

@@ -11,7 +11,9 @@ and an ``AuditContext`` naming the job, so each call can be found in CloudTrail.
   pipeline value known only at run time).
 
 Look-ups run concurrently in a bounded pool, deduplicated by (target, permission) and shared
-between jobs resolving at the same time (single-flight). Answers are cached per caller: grants
+between jobs resolving at the same time (single-flight). Eight or more locations in one bucket
+with one permission are first asked about as their common prefix: when a grant covers that, it
+covers each of them, and one call stands for all (the answer then names that covering grant). Answers are cached per caller: grants
 until shortly before the vended credentials would expire, denials for a minute, unknowns never.
 The credentials themselves are never kept: they are cut out of the response body before botocore
 parses (or logs) it, and only the expiry is read.
@@ -22,7 +24,9 @@ execution roles, and ``GetDataAccess`` stays the authority anyway, so it cannot 
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import re
 import threading
 import time
@@ -42,6 +46,7 @@ Outcome = Literal["granted", "fallback", "unknown"]
 
 DURATION_SECONDS = 900  # the shortest GetDataAccess allows
 MAX_WORKERS = 64
+GROUP_PROBE_MIN = 8  # locations of one bucket and permission worth asking about as one prefix first
 DENIED_SECONDS = 60.0
 EXPIRY_MARGIN_SECONDS = 60.0
 _SECRET_ELEMENTS = re.compile(rb"<(AccessKeyId|SecretAccessKey|SessionToken)>.*?</\1>", re.S)
@@ -88,6 +93,7 @@ class LocationOutcome:
         return f"{self.outcome:<8} {self.permission:<9} {self.uri}: {self.reason}{grant}"
 
 
+@functools.lru_cache(maxsize=4096)
 def target_for(uri: str, kind: str) -> str:
     """The ``GetDataAccess`` target of a location: a prefix gets ``*``, a manifest object does not."""
     bucket, key = parse_s3_uri(uri)
@@ -131,9 +137,9 @@ def _classify(err: BaseException, operation: str) -> Resolution:
     """The outcome a failed call stands for."""
     from botocore.exceptions import (
         ClientError,
-        ConnectionClosedError,
+        ConnectionError,
         ConnectTimeoutError,
-        EndpointConnectionError,
+        HTTPClientError,
         NoCredentialsError,
         ReadTimeoutError,
     )
@@ -156,7 +162,7 @@ def _classify(err: BaseException, operation: str) -> Resolution:
         return Resolution("unknown", f"{operation} failed ({code or status})")
     if isinstance(err, (ConnectTimeoutError, ReadTimeoutError)):
         return Resolution("unknown", "timed out")
-    if isinstance(err, (EndpointConnectionError, ConnectionClosedError)):
+    if isinstance(err, (ConnectionError, HTTPClientError)):
         return Resolution("unknown", f"network error ({type(err).__name__})")
     if isinstance(err, NoCredentialsError):
         return Resolution("unknown", "no AWS credentials")
@@ -200,6 +206,8 @@ class AccessGrantsResolver:
         deadline = self._clock() + timeout
         groups: dict[tuple[str, str], tuple[Any, list[str], Optional[str]]] = {}
         for where, permission, uri, kind in locations:
+            if uri is None:
+                continue  # not known yet (a local input the SDK uploads later): asked about then
             label = uri if isinstance(uri, str) else show(uri)
             target: Optional[str] = None
             if isinstance(uri, str):
@@ -234,12 +242,13 @@ class AccessGrantsResolver:
             for (label, permission), (_uri, places, _target) in groups.items()
         )
 
-    def clear(self) -> None:
-        """Forget every cached answer, caller identity and client."""
+    def clear(self, *, clients: bool = True) -> None:
+        """Forget every cached answer and caller identity, and (unless ``clients=False``) the clients."""
         with self._lock:
             self._cache.clear()
             self._callers = weakref.WeakKeyDictionary()
-            self._clients = weakref.WeakKeyDictionary()
+            if clients:
+                self._clients = weakref.WeakKeyDictionary()
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -252,13 +261,25 @@ class AccessGrantsResolver:
         audit_context: str,
     ) -> dict[tuple[str, str], Resolution]:
         late = Resolution("unknown", f"no answer within the {timeout:g} s preflight budget")
+        answers: dict[tuple[str, str], Resolution] = {}
+        with self._lock:  # the warm path: every answer cached, no future, no thread
+            known = self._callers.get(boto_session)
+            if known is not None:
+                now = self._clock()
+                for key, (target, permission) in list(pending.items()):
+                    cached = self._cache.get(("access", known.arn, target, permission))
+                    if cached is not None and cached[0] > now:
+                        answers[key] = _plain(cached[1])
+                        del pending[key]
+        if not pending:
+            return answers
         caller_future = self._caller(boto_session, timeout)
         done, _ = wait([caller_future], timeout=max(deadline - self._clock(), 0))
         if not done:
-            return {key: late for key in pending}
+            return {**answers, **{key: late for key in pending}}
         caller = caller_future.result()
         if isinstance(caller, Resolution):
-            return {key: caller for key in pending}
+            return {**answers, **{key: caller for key in pending}}
 
         # Round 1: which account's Access Grants instance holds each bucket.
         buckets = {parse_s3_uri(target)[0] for target, _ in pending.values()}
@@ -272,9 +293,10 @@ class AccessGrantsResolver:
         }
         wait(owners.values(), timeout=max(deadline - self._clock(), 0))
 
-        # Round 2: GetDataAccess, one call per unique (target, permission) not already known.
-        lookups: dict[tuple[str, str], Future[Any]] = {}
-        answers: dict[tuple[str, str], Resolution] = {}
+        # Round 2: GetDataAccess. Where one bucket has many locations for one permission, their
+        # common prefix is asked first: a grant that covers it covers every one of them, so one
+        # call stands for many. Whatever it does not settle is asked location by location.
+        ready: dict[tuple[str, str], tuple[str, str, str]] = {}  # key -> (target, permission, owner)
         for key, (target, permission) in pending.items():
             owner_future = owners[parse_s3_uri(target)[0]]
             if not owner_future.done():
@@ -283,14 +305,34 @@ class AccessGrantsResolver:
             owner = owner_future.result()
             if isinstance(owner, Resolution):
                 answers[key] = owner
-                continue
-            lookups[key] = self._single_flight(
+            else:
+                ready[key] = (target, permission, owner)
+
+        def ask(target: str, permission: str, owner: str) -> Future[Any]:
+            return self._single_flight(
                 ("access", caller.arn, target, permission),
-                lambda t=target, p=permission, o=owner: self._data_access(
-                    boto_session, timeout, o, t, p, audit_context
-                ),
+                lambda: self._data_access(boto_session, timeout, owner, target, permission, audit_context),
                 self._ttl,
             )
+
+        groups: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+        for key, (target, permission, owner) in ready.items():
+            if not self._is_cached(("access", caller.arn, target, permission)):
+                groups.setdefault((owner, parse_s3_uri(target)[0], permission), []).append(key)
+        probes = {}
+        for (owner, _bucket, permission), keys in groups.items():
+            if len(keys) >= GROUP_PROBE_MIN:
+                common = os.path.commonprefix([ready[k][0].rstrip("*") for k in keys]) + "*"
+                probes[common, permission] = (ask(common, permission, owner), keys)
+        wait([future for future, _keys in probes.values()], timeout=max(deadline - self._clock(), 0))
+        for (common, permission), (future, keys) in probes.items():
+            if future.done() and future.result().outcome == "granted":
+                for key in keys:
+                    answers[key] = future.result()
+                    target = ready.pop(key)[0]
+                    self._copy_cached(("access", caller.arn, common, permission), ("access", caller.arn, target, permission))
+
+        lookups = {key: ask(*ready[key]) for key in ready}
         wait(lookups.values(), timeout=max(deadline - self._clock(), 0))
         for key, future in lookups.items():
             answers[key] = future.result() if future.done() else late
@@ -371,6 +413,18 @@ class AccessGrantsResolver:
         if isinstance(value, Resolution):
             return DENIED_SECONDS if value.outcome == "fallback" else 0.0
         return DENIED_SECONDS * 60  # an owner account: buckets do not change hands often
+
+    def _is_cached(self, key: Hashable) -> bool:
+        with self._lock:
+            cached = self._cache.get(key)
+            return cached is not None and cached[0] > self._clock()
+
+    def _copy_cached(self, source: Hashable, destination: Hashable) -> None:
+        """Let ``destination`` be answered by what is cached for ``source``, for as long."""
+        with self._lock:
+            cached = self._cache.get(source)
+            if cached is not None:
+                self._cache[destination] = cached
 
     def _single_flight(self, key: Hashable, work: Callable[[], Any], ttl: Callable[[Any], float]) -> Future[Any]:
         """A future for ``key``: cached, already running, or started now in the pool."""

@@ -1,0 +1,262 @@
+"""The Access Grants preflight on its own: outcomes, deduplication, caching, classification (no network)."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from sagemaker_s3ag._preflight import (
+    DENIED_SECONDS,
+    DURATION_SECONDS,
+    EXPIRY_MARGIN_SECONDS,
+    AccessGrantsResolver,
+    credentials_verdict,
+    fallback_summary,
+    target_for,
+)
+from sagemaker_s3ag._rules import S3Location, s3_locations
+from sagemaker_s3ag.testing import AccessGrantsTable, install_access_grants
+
+OTHER_ACCOUNT = "210987654321"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def boto_session():
+    return boto3.Session(region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x")
+
+
+@pytest.fixture
+def table(boto_session):
+    table = AccessGrantsTable().grant("s3://data/train/*", "READ").grant("s3://data/out/*", "READWRITE")
+    install_access_grants(boto_session, table)
+    return table
+
+
+def resolve(resolver, boto_session, *locations, timeout=5.0):
+    return resolver.resolve(boto_session, list(locations), timeout=timeout, audit_context="job test-job")
+
+
+def test_outcome_per_location(boto_session, table):
+    outcomes = resolve(
+        AccessGrantsResolver(),
+        boto_session,
+        S3Location("InputDataConfig[train]", "READ", "s3://data/train/"),
+        S3Location("InputDataConfig[val]", "READ", "s3://data/val/"),
+        S3Location("OutputDataConfig.S3OutputPath", "WRITE", "s3://data/out/"),
+    )
+    assert [(o.uri, o.outcome, o.reason) for o in outcomes] == [
+        ("s3://data/train/", "granted", "grant matched"),
+        ("s3://data/val/", "fallback", "no matching grant"),
+        ("s3://data/out/", "granted", "grant matched"),
+    ]
+    train = outcomes[0]
+    assert (train.grant_target, train.grantee_type, train.instance_arn) == (
+        "s3://data/train/*",
+        "DIRECTORY_USER",
+        "arn:aws:s3:us-east-1:123456789012:access-grants/default",
+    )
+    assert train.places == ("InputDataConfig[train]",)
+    assert credentials_verdict(outcomes) == "mixed"
+    assert fallback_summary(outcomes) == "fallback 1/3: no matching grant"
+
+
+def test_get_data_access_parameters(boto_session, table):
+    resolve(AccessGrantsResolver(), boto_session, S3Location("x", "READ", "s3://data/train/"))
+    (operation, params), = [c for c in table.calls if c[0] == "GetDataAccess"]
+    assert params == {
+        "AccountId": "123456789012",
+        "Target": "s3://data/train/*",
+        "Permission": "READ",
+        "DurationSeconds": str(DURATION_SECONDS),
+        "Privilege": "Minimal",
+        "AuditContext": "job test-job",
+    }
+
+
+def test_unique_locations_are_asked_once_and_then_cached(boto_session, table):
+    resolver = AccessGrantsResolver()
+    locations = [
+        S3Location("a", "READ", "s3://data/train/"),
+        S3Location("b", "READ", "s3://data/train/"),  # same URI and permission: one call
+        S3Location("c", "WRITE", "s3://data/train/"),  # same URI, other permission: another call
+    ]
+    first = resolve(resolver, boto_session, *locations)
+    assert [o.places for o in first] == [("a", "b"), ("c",)]
+    assert table.counts == {"GetCallerIdentity": 1, "GetAccessGrantsInstanceForPrefix": 1, "GetDataAccess": 2}
+    second = resolve(resolver, boto_session, *locations)
+    assert second == first
+    assert table.counts == {"GetCallerIdentity": 1, "GetAccessGrantsInstanceForPrefix": 1, "GetDataAccess": 2}
+
+
+def test_grants_are_cached_until_shortly_before_expiry_and_denials_briefly(boto_session, table):
+    clock = Clock()
+    resolver = AccessGrantsResolver(clock=clock)
+    granted = S3Location("a", "READ", "s3://data/train/")
+    denied = S3Location("b", "READ", "s3://data/val/")
+    resolve(resolver, boto_session, granted, denied)
+    assert table.counts["GetDataAccess"] == 2
+    clock.now += DENIED_SECONDS + 1  # the denial is asked again, the grant is not
+    resolve(resolver, boto_session, granted, denied)
+    assert table.counts["GetDataAccess"] == 3
+    assert table.calls[-1][1]["Target"] == "s3://data/val/*"
+    clock.now += DURATION_SECONDS - EXPIRY_MARGIN_SECONDS  # past the grant's expiry minus the margin
+    resolve(resolver, boto_session, granted)
+    assert table.counts["GetDataAccess"] == 4
+
+
+def test_targets_for_prefixes_objects_and_buckets():
+    assert target_for("s3://bk1/train/", "prefix") == "s3://bk1/train/*"
+    assert target_for("s3://bk1/train", "prefix") == "s3://bk1/train*"
+    assert target_for("s3://bk1", "prefix") == "s3://bk1/*"
+    assert target_for("s3://bk1/data/manifest.json", "object") == "s3://bk1/data/manifest.json"
+
+
+def test_manifest_is_asked_as_an_object(boto_session, table):
+    table.grant("s3://data/manifests/train.manifest", "READ")
+    request = {
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "DataSource": {"S3DataSource": {"S3DataType": "ManifestFile", "S3Uri": "s3://data/manifests/train.manifest"}},
+            }
+        ]
+    }
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, *s3_locations(request, "training"))
+    assert outcome.outcome == "granted"
+    params = [c[1] for c in table.calls if c[0] == "GetDataAccess"][0]
+    assert params["Target"] == "s3://data/manifests/train.manifest" and params["TargetType"] == "Object"
+
+
+def test_permissions_by_place():
+    training = {
+        "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {"S3Uri": "s3://d/in/"}}}],
+        "OutputDataConfig": {"S3OutputPath": "s3://d/out/"},
+        "CheckpointConfig": {"S3Uri": "s3://d/ckpt/"},
+    }
+    assert [(w.permission, w.uri) for w in s3_locations(training, "training")] == [
+        ("READ", "s3://d/in/"),
+        ("WRITE", "s3://d/out/"),
+        ("READWRITE", "s3://d/ckpt/"),  # checkpoints are uploaded and restored
+    ]
+    processing = {
+        "ProcessingInputs": [{"InputName": "raw", "S3Input": {"S3Uri": "s3://d/raw/"}}],
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "clean", "S3Output": {"S3Uri": "s3://d/clean/"}}]},
+    }
+    assert [(w.permission, w.uri) for w in s3_locations(processing, "processing")] == [
+        ("READ", "s3://d/raw/"),
+        ("WRITE", "s3://d/clean/"),
+    ]
+
+
+def test_missing_iam_permission_is_not_a_missing_grant(boto_session, table):
+    table.denied_operations.add("GetDataAccess")
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3://data/train/"))
+    assert (outcome.outcome, outcome.reason) == ("fallback", "caller may not call s3:GetDataAccess")
+
+
+def test_missing_instance_lookup_permission(boto_session, table):
+    table.denied_operations.add("GetAccessGrantsInstanceForPrefix")
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3://data/train/"))
+    assert (outcome.outcome, outcome.reason) == ("fallback", "caller may not call s3:GetAccessGrantsInstanceForPrefix")
+    assert table.counts["GetDataAccess"] == 0
+
+
+def test_no_access_grants_instance(boto_session, table):
+    table.no_instance.add("data")
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3://data/train/"))
+    assert (outcome.outcome, outcome.reason) == ("fallback", "no Access Grants instance for this bucket")
+
+
+def test_bucket_in_another_account_is_asked_of_its_owner(boto_session, table):
+    table.owners["shared-data"] = OTHER_ACCOUNT
+    table.grant("s3://shared-data/*", "READ")
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3://shared-data/x/"))
+    assert outcome.outcome == "granted"
+    assert outcome.instance_arn == f"arn:aws:s3:us-east-1:{OTHER_ACCOUNT}:access-grants/default"
+    params = [c[1] for c in table.calls if c[0] == "GetDataAccess"][0]
+    assert params["AccountId"] == OTHER_ACCOUNT
+
+
+def test_bucket_without_instance_in_this_region(boto_session, table):
+    # A bucket in another Region has no instance here: the preflight says so rather than guessing.
+    table.no_instance.add("eu-data")
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3://eu-data/x/"))
+    assert outcome.outcome == "fallback"
+
+
+def test_role_grant_is_reported(boto_session, table):
+    table.grant("s3://data/shared/*", "READ", grantee_type="IAM")
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3://data/shared/"))
+    assert (outcome.outcome, outcome.grantee_type, outcome.reason) == (
+        "granted",
+        "IAM",
+        "grant to the IAM role matched",
+    )
+
+
+def test_pipeline_values_are_unknown_and_not_asked(boto_session, table):
+    class Param:
+        expr = {"Get": "Parameters.TrainData"}
+
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", Param()))
+    assert (outcome.outcome, outcome.reason) == ("unknown", "a pipeline value, known only when the pipeline runs")
+    assert outcome.uri == "pipeline value Parameters.TrainData"
+    assert table.counts["GetDataAccess"] == 0
+    assert credentials_verdict([outcome]) == "unknown"
+
+
+def test_malformed_uris_are_left_to_the_s3_uri_rule(boto_session, table):
+    assert resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3:/data")) == ()
+
+
+def test_hundreds_of_channels_under_one_grant_take_one_call(boto_session, table):
+    table.grant("s3://data/shards/*", "READ")
+    locations = [S3Location(f"InputDataConfig[c{i}]", "READ", f"s3://data/shards/{i:03d}/") for i in range(300)]
+    resolver = AccessGrantsResolver()
+    outcomes = resolve(resolver, boto_session, *locations)
+    assert len(outcomes) == 300 and {(o.outcome, o.grant_target) for o in outcomes} == {("granted", "s3://data/shards/*")}
+    assert table.counts == {"GetCallerIdentity": 1, "GetAccessGrantsInstanceForPrefix": 1, "GetDataAccess": 1}
+    assert [p["Target"] for op, p in table.calls if op == "GetDataAccess"] == ["s3://data/shards/*"]
+    assert resolve(resolver, boto_session, *locations) == outcomes  # every location cached by that one answer
+    assert table.counts["GetDataAccess"] == 1
+
+
+def test_hundreds_of_channels_with_mixed_grants_are_asked_one_by_one(boto_session, table):
+    table.grant("s3://data/shards/0*", "READ")  # covers 000-099 only
+    locations = [S3Location(f"InputDataConfig[c{i}]", "READ", f"s3://data/shards/{i:03d}/") for i in range(300)]
+    outcomes = resolve(AccessGrantsResolver(), boto_session, *locations)
+    assert [o.outcome for o in outcomes] == ["granted"] * 100 + ["fallback"] * 200
+    # the common prefix first (refused: no single grant covers all 300), then each location
+    targets = [p["Target"] for op, p in table.calls if op == "GetDataAccess"]
+    assert targets[0] == "s3://data/shards/*" and len(targets) == 301 and len(set(targets)) == 301
+
+
+def test_few_locations_are_asked_directly(boto_session, table):
+    locations = [S3Location(f"c{i}", "READ", f"s3://data/train/{i}/") for i in range(7)]
+    resolve(AccessGrantsResolver(), boto_session, *locations)
+    assert table.counts["GetDataAccess"] == 7
+
+
+@pytest.mark.parametrize(
+    "kinds, verdict",
+    [
+        ({"granted"}, "access-grants"),
+        ({"fallback"}, "iam-role"),
+        ({"granted", "fallback"}, "mixed"),
+        ({"granted", "unknown"}, "unknown"),
+        (set(), "iam-role"),
+    ],
+)
+def test_verdicts(kinds, verdict):
+    from sagemaker_s3ag._preflight import LocationOutcome
+
+    outcomes = [LocationOutcome(f"s3://bk1/{k}/", "READ", k, k) for k in sorted(kinds)]
+    assert credentials_verdict(outcomes) == verdict
