@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 
@@ -73,6 +74,28 @@ def grant_warnings():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GrantAwareWarning)
         yield caught
+
+
+@pytest.fixture
+def calls(session):
+    """Every SageMaker API call the session's client makes, as ``(operation, params)``, in order.
+
+    moto does not keep every field (ProfilerConfig, RemoteDebugConfig, ...): read what was sent here.
+    """
+    made: list[tuple[str, dict]] = []
+
+    def record(params, model, **_):
+        made.append((model.name, copy.deepcopy(params)))
+
+    events = session.sagemaker_client.meta.events
+    events.register("provide-client-params.sagemaker", record, unique_id="s3ag-tests-calls")
+    yield made
+    events.unregister("provide-client-params.sagemaker", unique_id="s3ag-tests-calls")
+
+
+def creates(calls) -> list[dict]:
+    """The CreateTrainingJob requests actually sent, in order."""
+    return [params for op, params in calls if op == "CreateTrainingJob"]
 
 
 def uploaded_keys(sess) -> list[str]:

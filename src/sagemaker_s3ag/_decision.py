@@ -202,11 +202,17 @@ def decide(
 
 
 def announce(decision: Decision) -> None:
-    """Warn about each change to what the user asked for and, once, about fallbacks; log the rest at INFO."""
+    """One warning per rule that changed what the user asked for, one about fallbacks; the rest at INFO."""
+    by_rule: dict[str, list[Finding]] = {}
     for finding in decision.findings:
         if finding.explicit and finding.action != "refused":
-            warn(str(finding))
+            by_rule.setdefault(finding.rule, []).append(finding)
         else:
             logger.info("%s job %s: %s", decision.job_type, decision.job_name, finding)
+    for rule, findings in by_rule.items():
+        if len(findings) == 1:
+            warn(str(findings[0]))
+        else:
+            warn(f"[s3ag:{rule}] " + "; ".join(f"{f.where}: {f.message}" for f in findings))
     if decision.fallback_warning:
         warn(decision.fallback_warning)

@@ -79,11 +79,11 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
             preview["InputDataConfig"] = channels
         output_path = getattr(self, "output_path", None)
         session = self.sagemaker_session  # type: ignore[attr-defined]
-        if output_path is None and not getattr(session, "local_mode", False):
-            # Where _prepare_for_training will put it.
-            output_path = s3_path_join(
-                "s3://", session.default_bucket(), session.default_bucket_prefix, with_end_slash=True
-            )
+        # Where _prepare_for_training will put it, if the default bucket is known without creating
+        # it (default_bucket() may call CreateBucket); otherwise the final request is checked.
+        bucket = getattr(session, "_default_bucket", None)
+        if output_path is None and bucket and not getattr(session, "local_mode", False):
+            output_path = s3_path_join("s3://", bucket, session.default_bucket_prefix, with_end_slash=True)
         if output_path:
             preview["OutputDataConfig"] = {"S3OutputPath": output_path}
         checkpoint = getattr(self, "checkpoint_s3_uri", None)

@@ -125,7 +125,7 @@ class GrantAwareMixin:
 
 
 def preview_uri(uri: Any) -> Any:
-    """An input's location as the preview should see it: local paths are uploaded later, so unknown."""
+    """A location as the preview should see it: a local path is uploaded later, to a place not known yet (``None``)."""
     if isinstance(uri, str) and not looks_like_s3(uri):
         return None
     return uri

@@ -50,16 +50,22 @@ class GrantAwareProcessingMixin(GrantAwareMixin):
         if bound.arguments.get("job_name"):
             preview["ProcessingJobName"] = bound.arguments["job_name"]
         inputs = []
-        for item in bound.arguments.get("inputs") or ():
+        for count, item in enumerate(bound.arguments.get("inputs") or (), 1):
+            if not hasattr(item, "_to_request_dict"):
+                continue  # not a ProcessingInput: the SDK raises its own TypeError
             entry = item._to_request_dict()
+            entry["InputName"] = entry.get("InputName") or f"input-{count}"  # as _normalize_inputs names it
             if "S3Input" in entry:
                 entry["S3Input"]["S3Uri"] = preview_uri(entry["S3Input"].get("S3Uri"))
             inputs.append(entry)
         if inputs:
             preview["ProcessingInputs"] = inputs
         outputs = []
-        for item in bound.arguments.get("outputs") or ():
+        for count, item in enumerate(bound.arguments.get("outputs") or (), 1):
+            if not hasattr(item, "_to_request_dict"):
+                continue
             entry = item._to_request_dict()
+            entry["OutputName"] = entry.get("OutputName") or f"output-{count}"
             if "S3Output" in entry:
                 entry["S3Output"]["S3Uri"] = preview_uri(entry["S3Output"].get("S3Uri"))
             outputs.append(entry)
