@@ -10,8 +10,8 @@ import pytest
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
-from sagemaker_s3ag import GrantAwareWarning  # noqa: E402
-from sagemaker_s3ag._identity_propagation import ENV_VARS, METADATA_FILE_ENV, clear_cache  # noqa: E402
+from sagemaker_s3ag import GrantAwareWarning, clear_caches  # noqa: E402
+from sagemaker_s3ag._identity_propagation import ENV_VARS, METADATA_FILE_ENV  # noqa: E402
 from sagemaker_s3ag._preflight import clear_cache as clear_preflight_cache  # noqa: E402
 from sagemaker_s3ag.testing import (  # noqa: E402
     ACCOUNT,
@@ -28,13 +28,13 @@ __all__ = ["ACCOUNT", "BUCKET", "IMAGE", "ROLE"]
 
 @pytest.fixture(autouse=True)
 def clean_tip_environment(monkeypatch, tmp_path):
-    """No TIP variable, no Studio metadata file, no cached DescribeDomain answer."""
+    """No TIP variable, no Studio metadata file, nothing cached by an earlier test."""
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(METADATA_FILE_ENV, str(tmp_path / "no-studio-metadata.json"))
-    clear_cache()
+    clear_caches()
     yield
-    clear_cache()
+    clear_caches()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from sagemaker_s3ag import (
     GrantAwareProcessor,
     GrantAwareWarning,
     JobRecordNotFound,
+    clear_caches,
     describe_job,
 )
 
@@ -58,3 +59,21 @@ def test_missing_job(session):
     with pytest.raises(JobRecordNotFound) as caught:
         describe_job("no-such-job", session)
     assert caught.value.job_name == "no-such-job" and isinstance(caught.value, LookupError)
+
+
+def test_locations_are_rebuilt_from_the_job_on_request(session, access_grants):
+    access_grants.grants.clear()
+    access_grants.grant("s3://s3ag-demo/train/*", "READ")
+    est = GrantAwareEstimator(**COMMON, sagemaker_session=session, identity_propagation=True,
+                              output_path="s3://s3ag-demo/models/", on_fallback="allow")
+    est.fit({"train": "s3://s3ag-demo/train/"}, wait=False, logs=False)
+    assert describe_job(est.latest_training_job.name, session).locations == ()
+    access_grants.grant("s3://s3ag-demo/models/*", "WRITE")  # granted since the job was launched
+    clear_caches()  # the refusal is otherwise remembered for a minute
+    record = describe_job(est.latest_training_job.name, session, locations=True)
+    assert [(o.uri, o.permission, o.outcome) for o in record.locations] == [
+        ("s3://s3ag-demo/train/", "READ", "granted"),
+        ("s3://s3ag-demo/models/", "WRITE", "granted"),
+    ]
+    assert record.credentials == "mixed"  # what was recorded at launch stays as it was
+    assert "S3 location (now)" in str(record)

@@ -34,6 +34,23 @@ from ._rules import RULES, Rule, enforce
 from ._settings import Settings
 from ._version import __version__
 
+
+def clear_caches() -> None:
+    """Forget cached Access Grants answers and Studio domain look-ups.
+
+    Grants are cached until shortly before their credentials expire and denials for a minute;
+    call this after a grant was added or removed, or TIP was switched on the domain::
+
+        import sagemaker_s3ag
+        sagemaker_s3ag.clear_caches()
+    """
+    from ._identity_propagation import clear_cache as clear_domains
+    from ._preflight import clear_cache as clear_answers
+
+    clear_domains()
+    clear_answers()
+
+
 if TYPE_CHECKING:
     from ._estimator import GrantAwareEstimator
     from ._processor import GrantAwareProcessor
@@ -59,6 +76,7 @@ __all__ = [
     "SageMakerS3agError",
     "Settings",
     "__version__",
+    "clear_caches",
     "describe_job",
     "detect_identity_propagation",
     "enforce",

@@ -49,7 +49,7 @@ def _policy(args: argparse.Namespace, out: TextIO) -> int:
 def _describe(args: argparse.Namespace, out: TextIO) -> int:
     from ._describe import describe_job
 
-    record = describe_job(args.job)
+    record = describe_job(args.job, locations=args.locations)
     if args.json:
         data = {
             "job_name": record.job_name,
@@ -57,6 +57,7 @@ def _describe(args: argparse.Namespace, out: TextIO) -> int:
             "arn": record.arn,
             "status": record.status,
             "record": dict(record.record),
+            "locations": [vars(location) for location in record.locations],
         }
         out.write(json.dumps(data, indent=2) + "\n")
     else:
@@ -113,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     describe.add_argument("job", help="training or processing job name")
     describe.add_argument("--json", action="store_true", help="machine-readable output")
+    describe.add_argument(
+        "--locations",
+        action="store_true",
+        help="also resolve the job's S3 locations against S3 Access Grants now, with your credentials",
+    )
     describe.set_defaults(handler=_describe)
     return parser
 

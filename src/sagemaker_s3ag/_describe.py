@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ._errors import JobRecordNotFound
+from ._preflight import LocationOutcome, preflight_for
 from ._tags import record_from_tags
 
 _NOT_FOUND = ("ValidationException", "ResourceNotFound", "ResourceNotFoundException")
@@ -26,6 +27,8 @@ class JobRecord:
     Attributes:
         job_name, job_type, arn, status: the job as SageMaker describes it.
         record: the ``s3ag:`` tags, key to value (empty when the job was not launched grant-aware).
+        locations: with ``describe_job(..., locations=True)``, the job's S3 locations resolved
+            against S3 Access Grants again, now, with the session's credentials.
     """
 
     job_name: str
@@ -33,6 +36,7 @@ class JobRecord:
     arn: str
     status: Optional[str]
     record: Mapping[str, str] = field(default_factory=dict)
+    locations: tuple[LocationOutcome, ...] = ()
 
     @property
     def recorded(self) -> bool:
@@ -78,6 +82,7 @@ class JobRecord:
         if self.fallback:
             rows.append(("fallback", self.fallback))
         rows.append(("recorded by", f"sagemaker-s3ag {self.version or '?'}"))
+        rows.extend(("S3 location (now)", str(location)) for location in self.locations)
         return rows
 
     def __str__(self) -> str:
@@ -94,31 +99,34 @@ class JobRecord:
         return f"<table>{rows}</table>"
 
 
-def _describe(client: Any, job_name: str) -> tuple[str, str, Optional[str]]:
+def _describe(client: Any, job_name: str) -> tuple[str, dict[str, Any]]:
     from botocore.exceptions import ClientError
 
-    for job_type, call, arn_key, status_key in (
-        ("training", client.describe_training_job, "TrainingJobArn", "TrainingJobStatus"),
-        ("processing", client.describe_processing_job, "ProcessingJobArn", "ProcessingJobStatus"),
+    for job_type, call, name_key in (
+        ("training", client.describe_training_job, "TrainingJobName"),
+        ("processing", client.describe_processing_job, "ProcessingJobName"),
     ):
         try:
-            name_key = "TrainingJobName" if job_type == "training" else "ProcessingJobName"
-            found = call(**{name_key: job_name})
+            return job_type, call(**{name_key: job_name})
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") in _NOT_FOUND:
                 continue
             raise
-        return job_type, found[arn_key], found.get(status_key)
     raise JobRecordNotFound(job_name)
 
 
-def describe_job(job_name: str, sagemaker_session: Any = None) -> JobRecord:
+def describe_job(
+    job_name: str, sagemaker_session: Any = None, *, locations: bool = False, timeout: float = 5.0
+) -> JobRecord:
     """Read the ``s3ag:`` record of a training or processing job from its tags.
 
     Args:
         job_name: the training or processing job's name.
         sagemaker_session: the ``sagemaker.session.Session`` to ask (default: a new one, from the
             environment's credentials and Region).
+        locations: also rebuild the per-location table: the job's S3 locations (from its
+            description) resolved against S3 Access Grants now, with this session's credentials.
+        timeout: seconds for that look-up.
 
     Raises:
         JobRecordNotFound: no training or processing job has that name.
@@ -128,8 +136,17 @@ def describe_job(job_name: str, sagemaker_session: Any = None) -> JobRecord:
 
         sagemaker_session = Session()
     client = sagemaker_session.sagemaker_client
-    job_type, arn, status = _describe(client, job_name)
+    job_type, description = _describe(client, job_name)
+    arn_key, status_key = ("TrainingJobArn", "TrainingJobStatus") if job_type == "training" else (
+        "ProcessingJobArn",
+        "ProcessingJobStatus",
+    )
+    arn = description[arn_key]
     tags: list[Mapping[str, Any]] = []
     for page in client.get_paginator("list_tags").paginate(ResourceArn=arn):
         tags.extend(page.get("Tags", ()))
-    return JobRecord(job_name, job_type, arn, status, record_from_tags(tags))
+    outcomes: tuple[LocationOutcome, ...] = ()
+    if locations:
+        # A Describe* answer has the same shapes as the Create* request it came from.
+        outcomes = preflight_for(sagemaker_session.boto_session, job_type, timeout)(description)  # type: ignore[arg-type]
+    return JobRecord(job_name, job_type, arn, description.get(status_key), record_from_tags(tags), outcomes)
