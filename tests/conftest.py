@@ -20,6 +20,7 @@ from sagemaker_s3ag.testing import (  # noqa: E402
     ROLE,
     AccessGrantsTable,
     Emulator,
+    FakeAccessGrantsServer,
     install_access_grants,
 )
 
@@ -56,6 +57,24 @@ def access_grants(_emulator):
     table = AccessGrantsTable().grant(f"s3://{BUCKET}/*", "READWRITE")
     install_access_grants(_emulator.session.boto_session, table)
     return table
+
+
+@pytest.fixture
+def grants_server(monkeypatch):
+    """The loopback HTTP fake of S3 Access Grants (READ on s3://data/*), with the environment pointing
+    new boto3 sessions at it. The table is ``grants_server.table``."""
+    table = AccessGrantsTable().grant("s3://data/*", "READ")
+    with FakeAccessGrantsServer(table) as server:
+        for key, value in server.environment().items():
+            monkeypatch.setenv(key, value)
+        yield server
+
+
+def new_boto_session():
+    """A boto3 session with fake credentials, made after the environment is set, as a user's would be."""
+    import boto3
+
+    return boto3.Session(region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x")
 
 
 @pytest.fixture

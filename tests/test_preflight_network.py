@@ -6,37 +6,28 @@ import socket
 import threading
 import time
 
-import boto3
 import pytest
+from conftest import new_boto_session
 
 from sagemaker_s3ag._preflight import AccessGrantsResolver
 from sagemaker_s3ag._rules import S3Location
-from sagemaker_s3ag.testing import AccessGrantsTable, FakeAccessGrantsServer
 
 TRAIN = S3Location("InputDataConfig[train]", "READ", "s3://data/train/")
 
 
 @pytest.fixture
-def table():
-    return AccessGrantsTable().grant("s3://data/*", "READ")
+def server(grants_server):
+    return grants_server
 
 
 @pytest.fixture
-def server(table, monkeypatch):
-    with FakeAccessGrantsServer(table) as srv:
-        for key, value in srv.environment().items():
-            monkeypatch.setenv(key, value)
-        yield srv
-
-
-def new_session():
-    # A session made after the environment points at the fake, as a user's would be.
-    return boto3.Session(region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x")
+def table(grants_server):
+    return grants_server.table
 
 
 def resolve(*locations, timeout=5.0, resolver=None, session=None):
     resolver = resolver or AccessGrantsResolver()
-    return resolver.resolve(session or new_session(), list(locations), timeout=timeout, audit_context="job net")
+    return resolver.resolve(session or new_boto_session(), list(locations), timeout=timeout, audit_context="job net")
 
 
 def test_answers_over_http(server, table):
@@ -95,7 +86,7 @@ def test_a_slow_endpoint_cannot_hang_the_notebook(server, table):
 def test_concurrent_jobs_share_one_lookup_per_location(server, table):
     server.latency = 0.2
     resolver = AccessGrantsResolver()
-    session = new_session()
+    session = new_boto_session()
     resolve(S3Location("warm", "READ", "s3://data/warm/"), resolver=resolver, session=session)  # caller, owner known
     results = []
 

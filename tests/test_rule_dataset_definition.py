@@ -8,6 +8,7 @@ import pytest
 
 from sagemaker_s3ag import ConsiderationError, enforce
 from sagemaker_s3ag._rules import RULES_BY_ID, RuleContext
+from rule_requests import processing, summary
 
 RULE = RULES_BY_ID["dataset-definition"]
 
@@ -46,23 +47,6 @@ S3 = {
     "InputName": "raw",
     "S3Input": {"S3Uri": "s3://in-bucket/raw/", "LocalPath": "/opt/ml/processing/raw", "S3DataType": "S3Prefix", "S3InputMode": "File"},
 }
-
-
-def processing(*inputs):
-    return {
-        "ProcessingJobName": "proc-1",
-        "ProcessingInputs": copy.deepcopy(list(inputs)),
-        "ProcessingOutputConfig": {
-            "Outputs": [{"OutputName": "out", "S3Output": {"S3Uri": "s3://out-bucket/p/", "LocalPath": "/opt/ml/processing/out", "S3UploadMode": "EndOfJob"}}]
-        },
-        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 30}},
-        "AppSpecification": {"ImageUri": "123.dkr.ecr.us-east-1.amazonaws.com/img:1"},
-        "RoleArn": "arn:aws:iam::123456789012:role/r",
-    }
-
-
-def summary(findings):
-    return [(f.rule, f.action, f.where, f.explicit) for f in findings]
 
 
 def test_rule_is_declared_for_processing_only():

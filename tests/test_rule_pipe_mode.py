@@ -8,6 +8,7 @@ import pytest
 
 from sagemaker_s3ag import ConsiderationError, enforce
 from sagemaker_s3ag._rules import RULES_BY_ID, RuleContext
+from rule_requests import summary
 
 RULE = RULES_BY_ID["pipe-mode"]
 
@@ -83,10 +84,6 @@ def processing(*inputs):
         "AppSpecification": {"ImageUri": "123.dkr.ecr.us-east-1.amazonaws.com/img:1"},
         "RoleArn": "arn:aws:iam::123456789012:role/r",
     }
-
-
-def summary(findings):
-    return [(f.rule, f.action, f.where, f.explicit) for f in findings]
 
 
 # --------------------------------------------------------------------------- training: good requests

@@ -8,34 +8,13 @@ import pytest
 
 from sagemaker_s3ag import ConsiderationError, enforce
 from sagemaker_s3ag._rules import RULES_BY_ID, RuleContext
+from rule_requests import training, summary
 
 RULE = RULES_BY_ID["remote-debug"]
 
 
 class Param:
     expr = {"Get": "Parameters.RemoteDebug"}
-
-
-def training(**extra):
-    return {
-        "TrainingJobName": "job-1",
-        "AlgorithmSpecification": {"TrainingImage": "123.dkr.ecr.us-east-1.amazonaws.com/img:1", "TrainingInputMode": "File"},
-        "RoleArn": "arn:aws:iam::123456789012:role/r",
-        "InputDataConfig": [
-            {
-                "ChannelName": "train",
-                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://train-bucket/data/"}},
-            }
-        ],
-        "OutputDataConfig": {"S3OutputPath": "s3://out-bucket/output/"},
-        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-        **copy.deepcopy(extra),
-    }
-
-
-def summary(findings):
-    return [(f.rule, f.action, f.where, f.explicit) for f in findings]
 
 
 def test_rule_is_declared_for_training_only():

@@ -14,6 +14,7 @@ import pytest
 import sagemaker_s3ag._rules as rules_module
 from sagemaker_s3ag import ConsiderationError, enforce
 from sagemaker_s3ag._rules import RULES, RULES_BY_ID, Rule, RuleContext
+from rule_requests import summary
 
 RULE = RULES_BY_ID["s3-uri"]
 CHANNEL_URI = "InputDataConfig[train].DataSource.S3DataSource.S3Uri"
@@ -54,10 +55,6 @@ def processing(in_uri="s3://in-bucket/raw/", out_uri="s3://out-bucket/p/", out_n
         "AppSpecification": {"ImageUri": "123.dkr.ecr.us-east-1.amazonaws.com/img:1"},
         "RoleArn": "arn:aws:iam::123456789012:role/r",
     }
-
-
-def summary(findings):
-    return [(f.rule, f.action, f.where, f.explicit) for f in findings]
 
 
 def refusal(request, job_type="training"):

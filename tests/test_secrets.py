@@ -6,9 +6,8 @@ import json
 import logging
 import warnings
 
-import boto3
 import pytest
-from conftest import BUCKET, IMAGE, ROLE
+from conftest import BUCKET, IMAGE, ROLE, new_boto_session
 
 from sagemaker_s3ag import GrantAwareEstimator, GrantAwareWarning, GrantFallbackError
 from sagemaker_s3ag._preflight import RESOLVER, AccessGrantsResolver
@@ -17,8 +16,6 @@ from sagemaker_s3ag.testing import (
     CANARY_ACCESS_KEY_ID,
     CANARY_SECRET_ACCESS_KEY,
     CANARY_SESSION_TOKEN,
-    AccessGrantsTable,
-    FakeAccessGrantsServer,
 )
 
 CANARIES = (CANARY_ACCESS_KEY_ID, CANARY_SECRET_ACCESS_KEY, CANARY_SESSION_TOKEN)
@@ -70,23 +67,10 @@ def test_no_canary_in_a_refusal(session, access_grants):
     assert leaks(str(caught.value), repr(caught.value), repr(caught.value.findings)) == []
 
 
-@pytest.fixture
-def http_fake(monkeypatch):
-    table = AccessGrantsTable().grant("s3://data/*", "READ")
-    with FakeAccessGrantsServer(table) as server:
-        for key, value in server.environment().items():
-            monkeypatch.setenv(key, value)
-        yield table
-
-
-def new_session():
-    return boto3.Session(region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x")
-
-
-def test_botocore_debug_logs_of_the_wire_hold_no_canary(http_fake, caplog):
+def test_botocore_debug_logs_of_the_wire_hold_no_canary(grants_server, caplog):
     caplog.set_level(logging.DEBUG)
     resolver = AccessGrantsResolver()
-    (outcome,) = resolver.resolve(new_session(), [S3Location("a", "READ", "s3://data/x/")], timeout=5,
+    (outcome,) = resolver.resolve(new_boto_session(), [S3Location("a", "READ", "s3://data/x/")], timeout=5,
                                   audit_context="canary")
     assert outcome.outcome == "granted"
     logged = everything_logged(caplog)
@@ -94,9 +78,9 @@ def test_botocore_debug_logs_of_the_wire_hold_no_canary(http_fake, caplog):
     assert leaks(logged, repr(resolver._cache), str(outcome), repr(outcome)) == []  # ...without secrets
 
 
-def test_the_canary_check_would_catch_a_leak(http_fake, caplog):
+def test_the_canary_check_would_catch_a_leak(grants_server, caplog):
     # Without our scrubbing, botocore logs the vended secret at DEBUG: the check above can fail.
     caplog.set_level(logging.DEBUG)
-    client = new_session().client("s3control")
+    client = new_boto_session().client("s3control")
     client.get_data_access(AccountId="123456789012", Target="s3://data/x/*", Permission="READ")
     assert CANARY_SECRET_ACCESS_KEY in everything_logged(caplog)
