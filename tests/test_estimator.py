@@ -124,6 +124,7 @@ def test_defaults_with_tip_on_remove_debugger_and_profiler_quietly(session, call
         {"Key": "s3ag:credentials", "Value": GRANTED},
         {"Key": "s3ag:identity-propagation", "Value": "enabled"},
         {"Key": "s3ag:adjustments", "Value": "debugger profiler"},
+        {"Key": "s3ag:launched-by", "Value": "user"},
         {"Key": "s3ag:version", "Value": __version__},
     ]
     assert list(decision.tags) == job_tags(session, est)
@@ -361,6 +362,7 @@ def test_tip_off_sends_the_stock_request_plus_tags(session, calls, grant_warning
         {"Key": "s3ag:credentials", "Value": "iam-role"},
         {"Key": "s3ag:identity-propagation", "Value": "disabled"},
         {"Key": "s3ag:adjustments", "Value": "none"},
+        {"Key": "s3ag:launched-by", "Value": "user"},
         {"Key": "s3ag:version", "Value": __version__},
     ]
     assert est.latest_decision.findings == ()
@@ -414,6 +416,7 @@ def test_user_tags_list_is_never_mutated_and_survives(session, grant_warnings, t
         "s3ag:credentials": GRANTED,
         "s3ag:identity-propagation": "enabled",
         "s3ag:adjustments": "debugger profiler",
+        "s3ag:launched-by": "user",
         "s3ag:version": __version__,
     }
     assert first == expected
@@ -454,12 +457,13 @@ def test_48_user_tags_leave_room_for_two_of_ours(session, grant_warnings):
     warned = ours(grant_warnings)
     assert len(warned) == 1
     assert warned[0].startswith("[s3ag:tags] Tags:")
-    assert "not recorded on the job: s3ag:adjustments, s3ag:version" in warned[0]
+    assert "not recorded on the job: s3ag:adjustments, s3ag:launched-by, s3ag:version" in warned[0]
     decision = est.latest_decision
     assert dict(decision.record) == {
         "s3ag:credentials": GRANTED,
         "s3ag:identity-propagation": "enabled",
         "s3ag:adjustments": "debugger profiler",
+        "s3ag:launched-by": "user",
         "s3ag:version": __version__,
     }
     assert list(decision.tags) == tags[48:]

@@ -76,6 +76,7 @@ def test_default_fit_with_tip_on(session, tmp_path, framework, calls, grant_warn
         {"Key": "s3ag:credentials", "Value": GRANTED},
         {"Key": "s3ag:identity-propagation", "Value": "enabled"},
         {"Key": "s3ag:adjustments", "Value": "debugger profiler"},
+        {"Key": "s3ag:launched-by", "Value": "user"},
         {"Key": "s3ag:version", "Value": __version__},
     ]
     assert est.latest_decision.job_name == name
@@ -119,6 +120,7 @@ def test_tip_off_keeps_the_sdk_defaults(session, tmp_path, framework, calls, gra
         "s3ag:credentials": "iam-role",
         "s3ag:identity-propagation": "disabled",
         "s3ag:adjustments": "none",
+        "s3ag:launched-by": "user",
         "s3ag:version": __version__,
     }
     assert ours(grant_warnings) == []

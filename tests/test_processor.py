@@ -142,6 +142,7 @@ def s3ag_tags(credentials: str, identity: str, adjustments: str) -> list[dict[st
         {"Key": "s3ag:credentials", "Value": credentials},
         {"Key": "s3ag:identity-propagation", "Value": identity},
         {"Key": "s3ag:adjustments", "Value": adjustments},
+        {"Key": "s3ag:launched-by", "Value": "user"},
         {"Key": "s3ag:version", "Value": sagemaker_s3ag.__version__},
     ]
 

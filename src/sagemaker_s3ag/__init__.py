@@ -1,6 +1,7 @@
 """sagemaker-s3ag: SageMaker jobs that read S3 through Amazon S3 Access Grants under trusted identity propagation.
 
-Swap a grant-aware class in for the stock one::
+Swap a grant-aware class in for the stock one (or ``patch()`` every stock class, or run an
+unchanged script with ``s3ag run -- python script.py``)::
 
     from sagemaker_s3ag import GrantAwareEstimator
     est = GrantAwareEstimator(image_uri=image, role=role, instance_count=1,
@@ -25,10 +26,12 @@ from ._errors import (
     GrantFallbackError,
     JobRecordNotFound,
     SageMakerS3agError,
+    UnsupportedSDKError,
 )
 from ._findings import Finding
 from ._grant_aware import grant_aware
 from ._identity_propagation import IdentityPropagation, detect_identity_propagation
+from ._patch import is_patched, patch, patched, unpatch
 from ._policy import execution_role_policy
 from ._rules import RULES, Rule, enforce
 from ._settings import Settings
@@ -75,6 +78,7 @@ __all__ = [
     "Rule",
     "SageMakerS3agError",
     "Settings",
+    "UnsupportedSDKError",
     "__version__",
     "clear_caches",
     "describe_job",
@@ -82,6 +86,10 @@ __all__ = [
     "enforce",
     "execution_role_policy",
     "grant_aware",
+    "is_patched",
+    "patch",
+    "patched",
+    "unpatch",
 ]
 
 

@@ -19,7 +19,7 @@ from ._errors import warn
 from ._fallback import check_fallback
 from ._findings import Finding
 from ._identity_propagation import IdentityPropagation
-from ._preflight import LocationOutcome, credentials_verdict, fallback_summary
+from ._preflight import LocationOutcome, as_pipeline_execution, credentials_verdict, fallback_summary
 from ._request import JobType, Request, copy_request, job_name
 from ._rules import enforce
 from ._settings import Settings
@@ -142,12 +142,16 @@ def decide(
     identity_propagation: IdentityPropagation,
     sdk_defaults: frozenset[str] = frozenset(),
     preflight: Optional[Preflight] = None,
+    pipeline: bool = False,
 ) -> tuple[Request, Decision]:
     """The request to send and the decision, from the request the SDK built.
 
     With TIP on the rules fix or refuse the request (:func:`enforce`), then ``preflight`` (when
     given) says per S3 location whether the job will use the user's grant, and ``on_fallback`` is
     applied. With TIP off only the ``s3ag:`` tags are added. Warnings are left to :func:`announce`.
+
+    ``pipeline=True`` marks a SageMaker Pipelines step: its job runs in a pipeline execution, which
+    carries no user identity, so grants to directory users and groups count as fallbacks.
 
     Raises:
         ConsiderationError: the job breaks a rule that cannot be fixed, or ``on_violation="error"``.
@@ -168,6 +172,8 @@ def decide(
         verdict = "unknown"
         if preflight is not None:
             outcomes = tuple(preflight(fixed))
+            if pipeline:
+                outcomes = as_pipeline_execution(outcomes)
             verdict = credentials_verdict(outcomes)
             summary = fallback_summary(outcomes)
             if summary:
@@ -182,6 +188,7 @@ def decide(
         "s3ag:identity-propagation": identity_propagation.label,
         "s3ag:adjustments": " ".join(adjustments) or "none",
         **extra,
+        "s3ag:launched-by": "pipeline" if pipeline else "user",
         "s3ag:version": __version__,
     }
     tags, tag_findings = merge_tags(fixed.get("Tags"), record)

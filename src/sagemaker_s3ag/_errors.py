@@ -5,7 +5,8 @@ The tree, drawn once::
     SageMakerS3agError                     base of everything we raise
     ├── ConsiderationError(ValueError)     a job breaks an S3 Access Grants rule and is not sent
     │   └── GrantFallbackError             a job would read or write S3 with the IAM role
-    └── JobRecordNotFound(LookupError)     describe_job() found no such job
+    ├── JobRecordNotFound(LookupError)     describe_job() found no such job
+    └── UnsupportedSDKError(RuntimeError)  patch() does not know the installed SDK; nothing was patched
 
     GrantAwareWarning(UserWarning)         something you asked for was changed, or could not be decided
 
@@ -75,6 +76,10 @@ class JobRecordNotFound(SageMakerS3agError, LookupError):
     def __init__(self, job_name: str) -> None:
         super().__init__(f"no training or processing job named {job_name!r} was found")
         self.job_name = job_name
+
+
+class UnsupportedSDKError(SageMakerS3agError, RuntimeError):
+    """``patch()`` does not know the installed SageMaker SDK; nothing was patched."""
 
 
 class GrantAwareWarning(UserWarning):

@@ -1,4 +1,4 @@
-"""Estimator: grant-aware training on SDK v2 (``GrantAwareEstimator`` and ``grant_aware(PyTorch)`` alike).
+"""Estimator: grant-aware training on SDK v2 (``GrantAwareEstimator``, ``grant_aware(PyTorch)``, ``patch()``).
 
 In a notebook::
 
@@ -8,11 +8,20 @@ In a notebook::
                               instance_type="ml.m5.xlarge", input_mode="Pipe")
     est.fit({"train": "s3://bucket/train/"}, wait=False)
     est.latest_decision        # Pipe -> File (warned), default Debugger/Profiler removed, tags written
+
+Two steps, each run once per job whichever way the job is launched:
+
+* :func:`before_fit` (from ``fit``): with TIP on, names the job and refuses what cannot be fixed,
+  before anything is uploaded;
+* :func:`prepare_for_training` (around ``_prepare_for_training``, which every path calls, SageMaker
+  Pipelines steps included): notes what the SDK fills in on its own, lends the SDK a copy of the
+  tags and announces the job to the request hook.
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Mapping
 from typing import Any, Optional
 
 from sagemaker.debugger import ProfilerRule
@@ -21,16 +30,121 @@ from sagemaker.inputs import TrainingInput
 from sagemaker.job import _Job
 from sagemaker.s3 import s3_path_join
 
-from ._grant_aware import GrantAwareMixin, register
+from ._grant_aware import (
+    GrantAwareMixin,
+    bind,
+    check_preview,
+    expect_job,
+    identity_for,
+    lend_tags,
+    refuse_update,
+    register,
+)
 from ._request import Request
+from ._settings import Settings
+
+_DEFAULTS = (("debugger_hook_config", "DebugHookConfig"), ("profiler_config", "ProfilerConfig"))
+
+
+def _sdk_made(est: Any) -> dict[str, Any]:
+    """Objects the SDK created on its own in an earlier fit(), by attribute name."""
+    return est.__dict__.setdefault("_s3ag_sdk_made", {})
+
+
+def _is_sdk_default(est: Any, attr: str) -> bool:
+    value = getattr(est, attr, None)
+    return value is None or value is _sdk_made(est).get(attr)
+
+
+def training_preview(est: Any, inputs: Any = None, job_name: Optional[str] = None) -> Request:
+    """The parts of the CreateTrainingJob request the rules need, built before anything is uploaded."""
+    mode = est.input_mode
+    if isinstance(inputs, TrainingInput) and "InputMode" in inputs.config:
+        mode = inputs.config["InputMode"]
+    preview: Request = {"AlgorithmSpecification": {"TrainingInputMode": mode}}
+    if job_name:
+        preview["TrainingJobName"] = job_name
+    channels = _Job._format_inputs_to_input_config(inputs, validate_uri=False)
+    if channels:
+        preview["InputDataConfig"] = channels
+    output_path = getattr(est, "output_path", None)
+    session = est.sagemaker_session
+    # Where _prepare_for_training will put it, if the default bucket is known without creating it
+    # (default_bucket() may call CreateBucket); otherwise the final request is checked.
+    bucket = getattr(session, "_default_bucket", None)
+    if output_path is None and bucket and not getattr(session, "local_mode", False):
+        output_path = s3_path_join("s3://", bucket, session.default_bucket_prefix, with_end_slash=True)
+    if output_path:
+        preview["OutputDataConfig"] = {"S3OutputPath": output_path}
+    checkpoint = getattr(est, "checkpoint_s3_uri", None)
+    if checkpoint:
+        preview["CheckpointConfig"] = {"S3Uri": checkpoint}
+    hook = getattr(est, "debugger_hook_config", None)
+    if hook and not _is_sdk_default(est, "debugger_hook_config"):
+        preview["DebugHookConfig"] = {"S3OutputPath": hook.s3_output_path}
+    rules = list(getattr(est, "rules", None) or ())
+    debugger_rules = [r for r in rules if not isinstance(r, ProfilerRule)]
+    profiler_rules = [r for r in rules if isinstance(r, ProfilerRule)]
+    if debugger_rules:
+        preview["DebugRuleConfigurations"] = [{"RuleConfigurationName": r.name} for r in debugger_rules]
+    if profiler_rules:
+        preview["ProfilerRuleConfigurations"] = [{"RuleConfigurationName": r.name} for r in profiler_rules]
+    profiler = getattr(est, "profiler_config", None)
+    if profiler is not None and not _is_sdk_default(est, "profiler_config"):
+        preview["ProfilerConfig"] = {"DisableProfiler": bool(profiler.disable_profiler)}
+    tensorboard = getattr(est, "tensorboard_output_config", None)
+    if tensorboard is not None:
+        preview["TensorBoardOutputConfig"] = {"S3OutputPath": tensorboard.s3_output_path}
+    remote_debug = est.get_remote_debug_config()
+    if remote_debug:
+        preview["RemoteDebugConfig"] = remote_debug
+    return preview
+
+
+def before_fit(est: Any, settings: Settings, fit: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
+    """Step one of a grant-aware ``fit()``: returns the call to make, with the job named if TIP is on.
+
+    Raises:
+        ConsiderationError / GrantFallbackError: before anything is uploaded.
+    """
+    call = bind(fit, args, kwargs)
+    identity = identity_for(est, settings)
+    if identity.enabled:
+        if "job_name" in call.signature.parameters and not call.arguments.get("job_name"):
+            # The name the SDK would give it, chosen now so the preflight's AuditContext names the job.
+            call.arguments["job_name"] = est._get_or_create_name()
+        inputs = call.arguments.get("inputs", call.arguments.get("records"))
+        check_preview(est, "training", settings, identity, training_preview(est, inputs, call.arguments.get("job_name")))
+    return call
+
+
+def prepare_for_training(est: Any, settings: Settings, prepare: Callable[[], Any]) -> Any:
+    """Step two: around the SDK's ``_prepare_for_training``, announce the job to the request hook."""
+    identity = identity_for(est, settings)
+    # Reached without fit() (TrainingStep(estimator=...), a tuner): refuse what is known already.
+    check_preview(est, "training", settings, identity, training_preview(est))
+    made = _sdk_made(est)
+    defaults = frozenset(field for attr, field in _DEFAULTS if _is_sdk_default(est, attr))
+    before = {attr: getattr(est, attr, None) for attr, _field in _DEFAULTS}
+    give_back = lend_tags(est)
+    try:
+        result = prepare()
+    except BaseException:
+        give_back()
+        raise
+    finally:
+        for attr, was in before.items():
+            now = getattr(est, attr, None)
+            if now is not was and (was is None or was is made.get(attr)):
+                made[attr] = now  # the SDK filled it in: still a default next time
+    expect_job(est, "training", settings, identity, defaults, give_back)
+    return result
 
 
 class GrantAwareTrainingMixin(GrantAwareMixin):
     """Grant-aware ``fit()`` for any ``EstimatorBase`` subclass."""
 
     _s3ag_job_type = "training"
-    # Objects the SDK created on its own in an earlier fit(), by attribute name.
-    _s3ag_sdk_made: dict[str, Any]
 
     def fit(self, *args: Any, **kwargs: Any) -> Any:
         """Launch the training job like the stock ``fit()``, with the S3 Access Grants rules applied.
@@ -38,93 +152,28 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
         With TIP on, what cannot be fixed raises :class:`ConsiderationError` before any upload;
         the rest is fixed in the final request. The decision is kept as ``self.latest_decision``.
         """
-        identity = self._s3ag_identity()
-        call = self._s3ag_bind(super().fit, args, kwargs)  # type: ignore[misc]
-        made = self.__dict__.setdefault("_s3ag_sdk_made", {})
-        defaults = {
-            field
-            for attr, field in (("debugger_hook_config", "DebugHookConfig"), ("profiler_config", "ProfilerConfig"))
-            if self._s3ag_is_sdk_default(attr)
-        }
-        if identity.enabled:
-            if "job_name" in call.signature.parameters and not call.arguments.get("job_name"):
-                # The name the SDK would give it, chosen now so the preflight's AuditContext names the job.
-                call.arguments["job_name"] = self._get_or_create_name()  # type: ignore[attr-defined]
-            self._s3ag_check(self._s3ag_preview(call), identity)
-        watched = {attr: getattr(self, attr, None) for attr in ("debugger_hook_config", "profiler_config")}
-        try:
-            with self._s3ag_job(identity, frozenset(defaults)):
-                return super().fit(*call.args, **call.kwargs)  # type: ignore[misc]
-        finally:
-            for attr, before in watched.items():
-                after = getattr(self, attr, None)
-                if after is not before and (before is None or before is made.get(attr)):
-                    made[attr] = after  # the SDK filled it in: still a default next time
+        call = before_fit(self, self.s3ag_settings, super().fit, args, kwargs)  # type: ignore[misc]
+        return super().fit(*call.args, **call.kwargs)  # type: ignore[misc]
 
-    def _s3ag_is_sdk_default(self, attr: str) -> bool:
-        value = getattr(self, attr, None)
-        return value is None or value is self.__dict__.get("_s3ag_sdk_made", {}).get(attr)
-
-    def _s3ag_preview(self, call: inspect.BoundArguments) -> Request:
-        """The parts of the CreateTrainingJob request the rules need, built before anything is uploaded."""
-        inputs = call.arguments.get("inputs", call.arguments.get("records"))
-        mode = self.input_mode  # type: ignore[attr-defined]
-        if isinstance(inputs, TrainingInput) and "InputMode" in inputs.config:
-            mode = inputs.config["InputMode"]
-        preview: Request = {"AlgorithmSpecification": {"TrainingInputMode": mode}}
-        if call.arguments.get("job_name"):
-            preview["TrainingJobName"] = call.arguments["job_name"]
-        channels = _Job._format_inputs_to_input_config(inputs, validate_uri=False)
-        if channels:
-            preview["InputDataConfig"] = channels
-        output_path = getattr(self, "output_path", None)
-        session = self.sagemaker_session  # type: ignore[attr-defined]
-        # Where _prepare_for_training will put it, if the default bucket is known without creating
-        # it (default_bucket() may call CreateBucket); otherwise the final request is checked.
-        bucket = getattr(session, "_default_bucket", None)
-        if output_path is None and bucket and not getattr(session, "local_mode", False):
-            output_path = s3_path_join("s3://", bucket, session.default_bucket_prefix, with_end_slash=True)
-        if output_path:
-            preview["OutputDataConfig"] = {"S3OutputPath": output_path}
-        checkpoint = getattr(self, "checkpoint_s3_uri", None)
-        if checkpoint:
-            preview["CheckpointConfig"] = {"S3Uri": checkpoint}
-        hook = getattr(self, "debugger_hook_config", None)
-        if hook and not self._s3ag_is_sdk_default("debugger_hook_config"):
-            preview["DebugHookConfig"] = {"S3OutputPath": hook.s3_output_path}
-        rules = list(getattr(self, "rules", None) or ())
-        debugger_rules = [r for r in rules if not isinstance(r, ProfilerRule)]
-        profiler_rules = [r for r in rules if isinstance(r, ProfilerRule)]
-        if debugger_rules:
-            preview["DebugRuleConfigurations"] = [{"RuleConfigurationName": r.name} for r in debugger_rules]
-        if profiler_rules:
-            preview["ProfilerRuleConfigurations"] = [{"RuleConfigurationName": r.name} for r in profiler_rules]
-        profiler: Optional[Any] = getattr(self, "profiler_config", None)
-        if profiler is not None and not self._s3ag_is_sdk_default("profiler_config"):
-            preview["ProfilerConfig"] = {"DisableProfiler": bool(profiler.disable_profiler)}
-        tensorboard = getattr(self, "tensorboard_output_config", None)
-        if tensorboard is not None:
-            preview["TensorBoardOutputConfig"] = {"S3OutputPath": tensorboard.s3_output_path}
-        remote_debug = self.get_remote_debug_config()  # type: ignore[attr-defined]
-        if remote_debug:
-            preview["RemoteDebugConfig"] = remote_debug
-        return preview
+    def _prepare_for_training(self, *args: Any, **kwargs: Any) -> Any:
+        parent = super()._prepare_for_training  # type: ignore[misc]
+        return prepare_for_training(self, self.s3ag_settings, lambda: parent(*args, **kwargs))
 
     # -- update calls that would turn a forbidden feature on ---------------------------------
 
     def enable_remote_debug(self) -> Any:
         """Refused with TIP on (rule ``remote-debug``); otherwise the stock behaviour."""
-        self._s3ag_refuse_update("remote-debug", "enable_remote_debug()", "remote debugging")
+        refuse_update(self, self.s3ag_settings, "remote-debug", "enable_remote_debug()", "remote debugging")
         return super().enable_remote_debug()  # type: ignore[misc]
 
     def enable_default_profiling(self) -> Any:
         """Refused with TIP on (rule ``profiler``); otherwise the stock behaviour."""
-        self._s3ag_refuse_update("profiler", "enable_default_profiling()", "SageMaker Profiler")
+        refuse_update(self, self.s3ag_settings, "profiler", "enable_default_profiling()", "SageMaker Profiler")
         return super().enable_default_profiling()  # type: ignore[misc]
 
     def update_profiler(self, *args: Any, **kwargs: Any) -> Any:
         """Refused with TIP on (rule ``profiler``); otherwise the stock behaviour."""
-        self._s3ag_refuse_update("profiler", "update_profiler()", "SageMaker Profiler")
+        refuse_update(self, self.s3ag_settings, "profiler", "update_profiler()", "SageMaker Profiler")
         return super().update_profiler(*args, **kwargs)  # type: ignore[misc]
 
 

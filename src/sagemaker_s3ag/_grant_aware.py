@@ -1,4 +1,4 @@
-"""Grant-aware classes: the shared part of every grant-aware estimator and processor, and ``grant_aware()``.
+"""Grant-aware classes: what every grant-aware estimator and processor shares, and ``grant_aware()``.
 
 Make any SDK v2 estimator or processor class grant-aware; the constructor is the same, plus the
 keyword-only settings (see :class:`~sagemaker_s3ag.Settings`)::
@@ -12,24 +12,26 @@ keyword-only settings (see :class:`~sagemaker_s3ag.Settings`)::
                             on_violation="error")
     est.fit({"train": "s3://bucket/train/"})
     est.latest_decision
+
+The steps here take the object and its settings, so ``patch()`` runs the very same steps on stock
+SDK objects (:mod:`sagemaker_s3ag._patch`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import inspect
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Optional, TypeVar
 
 from ._decision import Decision, decide
 from ._errors import ConsiderationError
 from ._findings import Finding
 from ._identity_propagation import IdentityPropagation, detect_identity_propagation
-from ._interception import JobContext, job_context
-from ._request import JobType, looks_like_s3
+from ._interception import JobContext, expect
 from ._preflight import preflight_for
+from ._request import JobType, looks_like_s3
 from ._settings import Settings
 
 T = TypeVar("T", bound=type)
@@ -68,60 +70,46 @@ class GrantAwareMixin:
         self.s3ag_settings = settings
         self.latest_decision = None
 
-    # -- shared steps of fit()/run() ---------------------------------------------------------
 
-    def _s3ag_identity(self) -> IdentityPropagation:
-        session = getattr(self, "sagemaker_session", None)
-        return detect_identity_propagation(
-            self.s3ag_settings.identity_propagation, getattr(session, "sagemaker_client", None)
-        )
+def settings_for(obj: Any) -> Optional[Settings]:
+    """The settings ``obj`` launches jobs with: its own if grant-aware, else ``patch()``'s, else none."""
+    if isinstance(obj, GrantAwareMixin):
+        return obj.s3ag_settings
+    from ._patch import patch_settings
 
-    def _s3ag_check(self, preview: Mapping[str, Any], identity: IdentityPropagation) -> None:
-        """Refuse, before anything is uploaded, what the final request could not fix or would not be granted.
+    return patch_settings()
 
-        Runs the same :func:`decide` as the final request, on the parts known now; its Access
-        Grants answers are cached, so the final request asks only about locations the SDK adds.
-        """
-        boto_session = getattr(getattr(self, "sagemaker_session", None), "boto_session", None)
-        settings = self.s3ag_settings
-        decide(
-            preview,
-            self._s3ag_job_type,
-            settings=settings,
-            identity_propagation=identity,
-            preflight=preflight_for(boto_session, self._s3ag_job_type, settings.preflight_timeout)
-            if boto_session is not None
-            else None,
-        )
 
-    @staticmethod
-    def _s3ag_bind(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> inspect.BoundArguments:
-        """The call's arguments by name (``fit``/``run`` signatures differ between SDK classes)."""
-        return inspect.signature(method).bind_partial(*args, **kwargs)
+# --------------------------------------------------------------------------- the shared steps
 
-    def _s3ag_record(self, decision: Decision) -> None:
-        self.latest_decision = decision
 
-    @contextlib.contextmanager
-    def _s3ag_job(self, identity: IdentityPropagation, sdk_defaults: frozenset[str] = frozenset()) -> Iterator[None]:
-        """Build one job under our request hook, with the user's tag list shielded from the SDK."""
-        ctx = JobContext(self._s3ag_job_type, self.s3ag_settings, identity, sdk_defaults, self._s3ag_record)
-        user_tags = getattr(self, "tags", None)
-        # The SDK appends project and config tags to this list in place; give it a copy.
-        self.tags = copy.copy(user_tags)
-        try:
-            with job_context(ctx):
-                yield
-        finally:
-            self.tags = user_tags
+def bind(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
+    """A call's arguments by name (``fit``/``run`` signatures differ between SDK classes)."""
+    return inspect.signature(method).bind_partial(*args, **kwargs)
 
-    def _s3ag_refuse_update(self, rule: str, call: str, what: str) -> None:
-        """Refuse an update call that would turn a forbidden feature on while TIP is on."""
-        identity = self._s3ag_identity()
-        if identity.enabled:
-            message = f"{what} cannot run with trusted identity propagation ({identity.source})"
-            finding = Finding(rule, "refused", call, message)
-            raise ConsiderationError(f"{call} refused: {message}. Nothing was updated.", rule=rule, findings=[finding])
+
+def identity_for(obj: Any, settings: Settings) -> IdentityPropagation:
+    """Whether TIP is on for ``obj``'s jobs (``DescribeDomain`` through its own session, if needed)."""
+    session = getattr(obj, "sagemaker_session", None)
+    return detect_identity_propagation(settings.identity_propagation, getattr(session, "sagemaker_client", None))
+
+
+def check_preview(obj: Any, job_type: JobType, settings: Settings, identity: IdentityPropagation, preview: Mapping[str, Any]) -> None:
+    """Refuse, before anything is uploaded, what the final request could not fix or would not be granted.
+
+    Runs the same :func:`decide` as the final request, on the parts known now; its Access Grants
+    answers are cached, so the final request asks only about locations the SDK adds later.
+    """
+    if not identity.enabled:
+        return
+    boto_session = getattr(getattr(obj, "sagemaker_session", None), "boto_session", None)
+    decide(
+        preview,
+        job_type,
+        settings=settings,
+        identity_propagation=identity,
+        preflight=preflight_for(boto_session, job_type, settings.preflight_timeout) if boto_session else None,
+    )
 
 
 def preview_uri(uri: Any) -> Any:
@@ -130,6 +118,67 @@ def preview_uri(uri: Any) -> Any:
         return None
     return uri
 
+
+def lend_tags(obj: Any) -> Callable[[], None]:
+    """Give the SDK a copy of ``obj.tags`` (it appends project and config tags in place); returns the undo."""
+    user_tags = getattr(obj, "tags", None)
+    obj.tags = copy.copy(user_tags)
+
+    def give_back() -> None:
+        obj.tags = user_tags
+
+    return give_back
+
+
+def expect_job(
+    obj: Any,
+    job_type: JobType,
+    settings: Settings,
+    identity: IdentityPropagation,
+    sdk_defaults: frozenset[str],
+    give_back: Callable[[], None],
+) -> None:
+    """Announce ``obj``'s job (named by now) to the request hook; the decision lands on ``obj``."""
+
+    def record(decision: Optional[Decision]) -> None:
+        give_back()
+        if decision is not None:
+            obj.latest_decision = decision
+
+    name = getattr(obj, "_current_job_name", None)
+    if name:
+        expect(name, JobContext(job_type, settings, identity, sdk_defaults, record))
+    else:
+        give_back()
+
+
+def refuse_update(obj: Any, settings: Settings, rule: str, call: str, what: str) -> None:
+    """Refuse an update call that would turn a forbidden feature on while TIP is on."""
+    identity = identity_for(obj, settings)
+    if identity.enabled:
+        message = f"{what} cannot run with trusted identity propagation ({identity.source})"
+        finding = Finding(rule, "refused", call, message)
+        raise ConsiderationError(f"{call} refused: {message}. Nothing was updated.", rule=rule, findings=[finding])
+
+
+def tuning_context(tuner: Any) -> Optional[JobContext]:
+    """The context of a ``HyperparameterTuner`` whose estimators are grant-aware (or patched)."""
+    estimators = [tuner.estimator] if getattr(tuner, "estimator", None) is not None else []
+    estimators += list((getattr(tuner, "estimator_dict", None) or {}).values())
+    for estimator in estimators:
+        settings = settings_for(estimator)
+        if settings is not None:
+            identity = identity_for(estimator, settings)
+            return JobContext("tuning", settings, identity, frozenset(), lambda decision: _keep(tuner, decision))
+    return None
+
+
+def _keep(owner: Any, decision: Optional[Decision]) -> None:
+    if decision is not None:
+        owner.latest_decision = decision
+
+
+# --------------------------------------------------------------------------- grant_aware()
 
 _lock = threading.Lock()
 _classes: dict[type, type] = {}

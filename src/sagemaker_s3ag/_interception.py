@@ -1,88 +1,118 @@
 """Interception: where SDK v2 hands its finished request to sagemaker-s3ag.
 
-``Session._get_train_request`` and ``Session._get_process_request`` build the final
-CreateTrainingJob / CreateProcessingJob request (tags and ``sagemaker_config`` merged) on every
-path: direct ``fit()``/``run()``, Pipelines ``step_args`` and the older step forms. Both are
-wrapped once, with wrapt, the first time a grant-aware class is imported. The wrappers do
-nothing unless a grant-aware job is being built in the current thread or task (a
-:class:`JobContext` is active), so stock SDK use is untouched.
+``Session._get_train_request``, ``Session._get_process_request`` and ``Session._get_tuning_request``
+build the final CreateTrainingJob / CreateProcessingJob / CreateHyperParameterTuningJob request
+(tags and ``sagemaker_config`` merged) on every path: a direct ``fit()``/``run()``, SageMaker
+Pipelines ``step_args`` (run when the pipeline definition is built), the older
+``TrainingStep(estimator=…)`` / ``ProcessingStep(processor=…)`` forms and ``HyperparameterTuner``.
+
+A grant-aware job announces itself once the SDK has named it (after ``_prepare_for_training``,
+``_normalize_args`` or ``_prepare_for_tuning``): :func:`expect` files a :class:`JobContext` under the
+job's name, and the request hook takes it back when a request with that name is built. Requests
+no grant-aware job announced pass through untouched. The hooks are installed once, with wrapt, the
+first time a grant-aware job is prepared; ``unpatch()`` never removes them (they are inert).
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from ._decision import Decision, announce, decide
 from ._identity_propagation import IdentityPropagation
 from ._preflight import preflight_for
-from ._request import JobType
+from ._request import JobType, job_name
 from ._settings import Settings
+
+STALE_SECONDS = 3600.0  # a job announced but never built (its upload failed, say) is forgotten
 
 
 @dataclass(frozen=True)
 class JobContext:
-    """A grant-aware job being built: what the request hook needs to decide for it.
+    """A grant-aware job the SDK is building: what the request hook needs to decide for it.
 
     Attributes:
-        job_type: ``"training"`` or ``"processing"``.
+        job_type: ``"training"``, ``"processing"`` or ``"tuning"``.
         settings: the owner's settings.
         identity_propagation: TIP status, decided before anything was uploaded.
         sdk_defaults: request fields the SDK filled in on its own.
-        record: called with the decision (the owner keeps it as ``latest_decision``).
+        record: called with the decision, or with ``None`` when none was made (the owner keeps it
+            as ``latest_decision`` and gives back what it lent the SDK).
     """
 
     job_type: JobType
     settings: Settings
     identity_propagation: IdentityPropagation
     sdk_defaults: frozenset[str]
-    record: Callable[[Decision], None]
+    record: Callable[[Optional[Decision]], None]
 
 
-_active: contextvars.ContextVar[Optional[JobContext]] = contextvars.ContextVar("s3ag_job", default=None)
-_install_lock = threading.Lock()
+_lock = threading.Lock()
+_expected: dict[str, tuple[float, JobContext]] = {}
 _installed = False
 
 
-@contextlib.contextmanager
-def job_context(ctx: JobContext) -> Iterator[JobContext]:
-    """Make ``ctx`` the grant-aware job of this thread/task while the block runs."""
+def expect(name: Optional[str], ctx: JobContext) -> None:
+    """File ``ctx`` for the job called ``name``; its request is fixed when the SDK builds it."""
+    if not name:
+        return
     install()
-    token = _active.set(ctx)
-    try:
-        yield ctx
-    finally:
-        _active.reset(token)
+    now = time.monotonic()
+    with _lock:
+        for stale in [k for k, (at, _) in _expected.items() if now - at > STALE_SECONDS]:
+            del _expected[stale]
+        _expected[name] = (now, ctx)
 
 
-def active_job() -> Optional[JobContext]:
-    """The grant-aware job being built in this thread/task, if any."""
-    return _active.get()
+def _take(name: Optional[str]) -> Optional[JobContext]:
+    with _lock:
+        found = _expected.pop(name, None) if name else None
+    return found[1] if found else None
+
+
+def _launched_by_pipeline(session: Any) -> bool:
+    from sagemaker.workflow.pipeline_context import PipelineSession
+
+    return isinstance(session, PipelineSession)
 
 
 def _request_hook(job_type: JobType) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
         request = wrapped(*args, **kwargs)
-        ctx = _active.get()
-        if ctx is None or ctx.job_type != job_type:
+        ctx = _take(job_name(request, job_type))
+        if ctx is None:
             return request
-        fixed, decision = decide(
-            request,
-            job_type,
-            settings=ctx.settings,
-            identity_propagation=ctx.identity_propagation,
-            sdk_defaults=ctx.sdk_defaults,
-            preflight=preflight_for(instance.boto_session, job_type, ctx.settings.preflight_timeout),
-        )
-        announce(decision)
-        ctx.record(decision)
+        decision = None
+        try:
+            fixed, decision = decide(
+                request,
+                job_type,
+                settings=ctx.settings,
+                identity_propagation=ctx.identity_propagation,
+                sdk_defaults=ctx.sdk_defaults,
+                preflight=preflight_for(instance.boto_session, job_type, ctx.settings.preflight_timeout),
+                pipeline=_launched_by_pipeline(instance),
+            )
+            announce(decision)
+        finally:
+            ctx.record(decision)
         return fixed
 
     return wrapper
+
+
+def _tuning_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """After ``HyperparameterTuner._prepare_for_tuning``: a tuner of grant-aware estimators announces itself."""
+    result = wrapped(*args, **kwargs)
+    from ._grant_aware import tuning_context
+
+    ctx = tuning_context(instance)
+    if ctx is not None:
+        expect(getattr(instance, "_current_job_name", None), ctx)
+    return result
 
 
 def install() -> None:
@@ -90,11 +120,13 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    with _install_lock:
+    with _lock:
         if _installed:
             return
         import wrapt
 
         wrapt.wrap_function_wrapper("sagemaker.session", "Session._get_train_request", _request_hook("training"))
         wrapt.wrap_function_wrapper("sagemaker.session", "Session._get_process_request", _request_hook("processing"))
+        wrapt.wrap_function_wrapper("sagemaker.session", "Session._get_tuning_request", _request_hook("tuning"))
+        wrapt.wrap_function_wrapper("sagemaker.tuner", "HyperparameterTuner._prepare_for_tuning", _tuning_hook)
         _installed = True

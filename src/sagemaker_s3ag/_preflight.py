@@ -33,7 +33,7 @@ import time
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Literal, Optional
 
@@ -113,6 +113,31 @@ def credentials_verdict(outcomes: Iterable[LocationOutcome]) -> str:
     if "granted" in kinds:
         return "mixed"
     return "iam-role"  # every location falls back, or the job touches no S3 location at all
+
+
+_USER_GRANTEES = ("DIRECTORY_USER", "DIRECTORY_GROUP")
+
+
+def as_pipeline_execution(outcomes: Iterable[LocationOutcome]) -> tuple[LocationOutcome, ...]:
+    """The outcomes as a pipeline execution will meet them: without the user's identity.
+
+    AWS keeps a user's identity for jobs started by hand in Studio (user background sessions), not
+    for automated or scheduled workflows such as pipeline executions. A grant to a directory user
+    or group then does not apply; a grant to the IAM role still does.
+    """
+    return tuple(
+        replace(
+            o,
+            outcome="fallback",
+            reason=f"pipeline executions carry no user identity (the grant is to a {o.grantee_type.lower().replace('_', ' ')})",
+            grant_target=None,
+            grantee_type=None,
+            instance_arn=None,
+        )
+        if o.outcome == "granted" and o.grantee_type in _USER_GRANTEES
+        else o
+        for o in outcomes
+    )
 
 
 def fallback_summary(outcomes: Sequence[LocationOutcome]) -> Optional[str]:

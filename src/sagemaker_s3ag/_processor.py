@@ -1,4 +1,4 @@
-"""Processor: grant-aware processing on SDK v2 (``GrantAwareProcessor`` and ``grant_aware(SKLearnProcessor)`` alike).
+"""Processor: grant-aware processing on SDK v2 (``GrantAwareProcessor``, ``grant_aware(SKLearnProcessor)``, ``patch()``).
 
 In a notebook::
 
@@ -10,17 +10,95 @@ In a notebook::
     proc.run(inputs=[ProcessingInput(source="s3://bucket/raw/", destination="/opt/ml/processing/in",
                                      s3_input_mode="Pipe")], wait=False)
     proc.latest_decision       # Pipe -> File (warned), tags written
+
+Two steps, each run once per job whichever way the job is launched:
+
+* :func:`before_run` (from ``run``): with TIP on, names the job and refuses what cannot be fixed,
+  before anything is uploaded (``FrameworkProcessor`` uploads its code before ``_normalize_args``);
+* :func:`normalize_args` (around ``_normalize_args``, which every path calls, SageMaker Pipelines
+  steps included): refuses again from the inputs it is given, lends the SDK a copy of the tags and
+  announces the job to the request hook.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Optional
 
 from sagemaker.processing import Processor
 
-from ._grant_aware import GrantAwareMixin, preview_uri, register
+from ._grant_aware import (
+    GrantAwareMixin,
+    bind,
+    check_preview,
+    expect_job,
+    identity_for,
+    lend_tags,
+    preview_uri,
+    register,
+)
 from ._request import Request
+from ._settings import Settings
+
+
+def _entries(items: Optional[Iterable[Any]], name_key: str, prefix: str, location_key: str) -> list[dict[str, Any]]:
+    entries = []
+    for count, item in enumerate(items or (), 1):
+        if not hasattr(item, "_to_request_dict"):
+            continue  # not a ProcessingInput/Output: the SDK raises its own TypeError
+        entry = item._to_request_dict()
+        entry[name_key] = entry.get(name_key) or f"{prefix}-{count}"  # as _normalize_args names it
+        if location_key in entry:
+            entry[location_key]["S3Uri"] = preview_uri(entry[location_key].get("S3Uri"))
+        entries.append(entry)
+    return entries
+
+
+def processing_preview(inputs: Any = None, outputs: Any = None, job_name: Optional[str] = None) -> Request:
+    """The parts of the CreateProcessingJob request the rules need, built before anything is uploaded."""
+    preview: Request = {}
+    if job_name:
+        preview["ProcessingJobName"] = job_name
+    entries = _entries(inputs, "InputName", "input", "S3Input")
+    if entries:
+        preview["ProcessingInputs"] = entries
+    entries = _entries(outputs, "OutputName", "output", "S3Output")
+    if entries:
+        preview["ProcessingOutputConfig"] = {"Outputs": entries}
+    return preview
+
+
+def before_run(proc: Any, settings: Settings, run: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
+    """Step one of a grant-aware ``run()``: returns the call to make, with the job named if TIP is on.
+
+    Raises:
+        ConsiderationError / GrantFallbackError: before anything is uploaded.
+    """
+    call = bind(run, args, kwargs)
+    identity = identity_for(proc, settings)
+    if identity.enabled:
+        if "job_name" in call.signature.parameters and not call.arguments.get("job_name"):
+            # The name the SDK would give it, chosen now so the preflight's AuditContext names the job.
+            call.arguments["job_name"] = proc._generate_current_job_name()
+        preview = processing_preview(call.arguments.get("inputs"), call.arguments.get("outputs"), call.arguments.get("job_name"))
+        check_preview(proc, "processing", settings, identity, preview)
+    return call
+
+
+def normalize_args(proc: Any, settings: Settings, normalize: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], call: Callable[[], Any]) -> Any:
+    """Step two: around the SDK's ``_normalize_args``, announce the job to the request hook."""
+    identity = identity_for(proc, settings)
+    known = bind(normalize, args, kwargs).arguments
+    check_preview(proc, "processing", settings, identity, processing_preview(known.get("inputs"), known.get("outputs")))
+    give_back = lend_tags(proc)
+    try:
+        result = call()
+    except BaseException:
+        give_back()
+        raise
+    expect_job(proc, "processing", settings, identity, frozenset(), give_back)
+    return result
 
 
 class GrantAwareProcessingMixin(GrantAwareMixin):
@@ -34,44 +112,12 @@ class GrantAwareProcessingMixin(GrantAwareMixin):
         With TIP on, what cannot be fixed (a ``DatasetDefinition`` input, ``on_violation="error"``)
         raises :class:`ConsiderationError` before any code or data is uploaded.
         """
-        identity = self._s3ag_identity()
-        call = self._s3ag_bind(super().run, args, kwargs)  # type: ignore[misc]
-        if identity.enabled:
-            if "job_name" in call.signature.parameters and not call.arguments.get("job_name"):
-                # The name the SDK would give it, chosen now so the preflight's AuditContext names the job.
-                call.arguments["job_name"] = self._generate_current_job_name()  # type: ignore[attr-defined]
-            self._s3ag_check(self._s3ag_preview(call), identity)
-        with self._s3ag_job(identity):
-            return super().run(*call.args, **call.kwargs)  # type: ignore[misc]
+        call = before_run(self, self.s3ag_settings, super().run, args, kwargs)  # type: ignore[misc]
+        return super().run(*call.args, **call.kwargs)  # type: ignore[misc]
 
-    def _s3ag_preview(self, bound: inspect.BoundArguments) -> Request:
-        """The parts of the CreateProcessingJob request the rules need, built before anything is uploaded."""
-        preview: Request = {}
-        if bound.arguments.get("job_name"):
-            preview["ProcessingJobName"] = bound.arguments["job_name"]
-        inputs = []
-        for count, item in enumerate(bound.arguments.get("inputs") or (), 1):
-            if not hasattr(item, "_to_request_dict"):
-                continue  # not a ProcessingInput: the SDK raises its own TypeError
-            entry = item._to_request_dict()
-            entry["InputName"] = entry.get("InputName") or f"input-{count}"  # as _normalize_inputs names it
-            if "S3Input" in entry:
-                entry["S3Input"]["S3Uri"] = preview_uri(entry["S3Input"].get("S3Uri"))
-            inputs.append(entry)
-        if inputs:
-            preview["ProcessingInputs"] = inputs
-        outputs = []
-        for count, item in enumerate(bound.arguments.get("outputs") or (), 1):
-            if not hasattr(item, "_to_request_dict"):
-                continue
-            entry = item._to_request_dict()
-            entry["OutputName"] = entry.get("OutputName") or f"output-{count}"
-            if "S3Output" in entry:
-                entry["S3Output"]["S3Uri"] = preview_uri(entry["S3Output"].get("S3Uri"))
-            outputs.append(entry)
-        if outputs:
-            preview["ProcessingOutputConfig"] = {"Outputs": outputs}
-        return preview
+    def _normalize_args(self, *args: Any, **kwargs: Any) -> Any:
+        parent = super()._normalize_args  # type: ignore[misc]
+        return normalize_args(self, self.s3ag_settings, parent, args, kwargs, lambda: parent(*args, **kwargs))
 
 
 class GrantAwareProcessor(GrantAwareProcessingMixin, Processor):

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, Literal, Mapping
 
-JobType = Literal["training", "processing"]
+JobType = Literal["training", "processing", "tuning"]
 Request = dict[str, Any]
 
 # Bucket names are 3-63 characters today; legacy us-east-1 buckets may have capitals and "_".
@@ -66,6 +66,16 @@ def looks_like_s3(value: Any) -> bool:
     return isinstance(value, str) and value[:3].lower() == "s3:"
 
 
+def tuning_definitions(request: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """``(place, definition)`` for every training job definition of a CreateHyperParameterTuningJob request."""
+    single = request.get("TrainingJobDefinition")
+    if single:
+        yield "TrainingJobDefinition", single
+    for index, definition in enumerate(request.get("TrainingJobDefinitions") or ()):
+        name = definition.get("DefinitionName")
+        yield f"TrainingJobDefinitions[{name if isinstance(name, str) else index}]", definition
+
+
 def training_channels(request: Mapping[str, Any]) -> Iterator[tuple[int, str, Mapping[str, Any]]]:
     """``(index, name, channel)`` for every channel of a CreateTrainingJob request."""
     for index, channel in enumerate(request.get("InputDataConfig") or ()):
@@ -90,8 +100,14 @@ def effective_input_mode(request: Mapping[str, Any], channel: Mapping[str, Any])
     return channel.get("InputMode") or job_input_mode(request)
 
 
+_NAME_KEYS = {
+    "training": "TrainingJobName",
+    "processing": "ProcessingJobName",
+    "tuning": "HyperParameterTuningJobName",
+}
+
+
 def job_name(request: Mapping[str, Any], job_type: JobType) -> str | None:
     """The job name a request creates."""
-    key = "TrainingJobName" if job_type == "training" else "ProcessingJobName"
-    name = request.get(key)
+    name = request.get(_NAME_KEYS[job_type])
     return name if isinstance(name, str) else None

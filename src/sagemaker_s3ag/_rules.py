@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from ._errors import ConsiderationError
@@ -31,6 +31,7 @@ from ._request import (
     processing_inputs,
     show,
     training_channels,
+    tuning_definitions,
 )
 
 logger = logging.getLogger(__name__)
@@ -343,7 +344,13 @@ _OBJECT_TYPES = ("ManifestFile", "AugmentedManifestFile")
 def s3_locations(request: Mapping[str, Any], job_type: JobType) -> list[S3Location]:
     """Every S3 location SageMaker reads or writes for the job, in request order."""
     found: list[S3Location] = []
-    if job_type == "training":
+    if job_type == "tuning":
+        for place, definition in tuning_definitions(request):
+            found.extend(
+                S3Location(f"{place}.{where}", permission, uri, kind)
+                for where, permission, uri, kind in s3_locations(definition, "training")
+            )
+    elif job_type == "training":
         for _i, name, channel in training_channels(request):
             source = (channel.get("DataSource") or {}).get("S3DataSource")
             if source:
@@ -481,17 +488,37 @@ def enforce(
         ConsiderationError: something cannot be fixed, or ``on_violation="error"`` and you asked
             for something the rules forbid. It lists every refusal and names the first rule.
     """
-    if job_type not in ("training", "processing"):
-        raise ValueError(f"job_type must be 'training' or 'processing', not {job_type!r}")
+    if job_type not in ("training", "processing", "tuning"):
+        raise ValueError(f"job_type must be 'training', 'processing' or 'tuning', not {job_type!r}")
     if on_violation not in ("fix", "error"):
         raise ValueError(f"on_violation must be 'fix' or 'error', not {on_violation!r}")
     if pipe_mode_replacement not in ("File", "FastFile"):
         raise ValueError(f"pipe_mode_replacement must be 'File' or 'FastFile', not {pipe_mode_replacement!r}")
-    ctx = RuleContext(job_type, "File" if job_type == "processing" else pipe_mode_replacement, sdk_defaults)
+    if job_type == "tuning":
+        current, findings = _apply_tuning(request, RuleContext("training", pipe_mode_replacement, sdk_defaults))
+    else:
+        replacement = "File" if job_type == "processing" else pipe_mode_replacement
+        current, findings = _apply_all(request, RuleContext(job_type, replacement, sdk_defaults))
+    if on_violation == "error":
+        findings = [
+            replace(f, action="refused", message=f"{f.message} (refused: on_violation='error')")
+            if f.changed and f.explicit
+            else f
+            for f in findings
+        ]
+    refusals = [f for f in findings if f.action == "refused"]
+    if refusals:
+        raise refusal_error(refusals)
+    # Rules copy only what they change; the caller gets a request that shares nothing with its own.
+    return copy_request(current), findings
+
+
+def _apply_all(request: Mapping[str, Any], ctx: RuleContext) -> tuple[Request, list[Finding]]:
+    """Every rule for ``ctx.job_type``, in registry order; a crashing rule becomes a refusal."""
     current: Request = request  # type: ignore[assignment]
     findings: list[Finding] = []
     for rule in RULES:
-        if job_type not in rule.job_types:
+        if ctx.job_type not in rule.job_types:
             continue
         try:
             current, found = rule.apply(current, ctx)
@@ -507,18 +534,24 @@ def enforce(
                 )
             ]
         findings.extend(found)
-    if on_violation == "error":
-        findings = [
-            Finding(f.rule, "refused", f.where, f"{f.message} (refused: on_violation='error')")
-            if f.changed and f.explicit
-            else f
-            for f in findings
-        ]
-    refusals = [f for f in findings if f.action == "refused"]
-    if refusals:
-        raise refusal_error(refusals)
-    # Rules copy only what they change; the caller gets a request that shares nothing with its own.
-    return copy_request(current), findings
+    return current, findings
+
+
+def _apply_tuning(request: Mapping[str, Any], ctx: RuleContext) -> tuple[Request, list[Finding]]:
+    """The training rules on each training job definition of a tuning job."""
+    new: Request = dict(request)
+    findings: list[Finding] = []
+    definitions = list(request.get("TrainingJobDefinitions") or ())
+    for index, (place, definition) in enumerate(tuning_definitions(request)):
+        fixed, found = _apply_all(definition, ctx)
+        findings.extend(replace(f, where=f"{place}.{f.where}") for f in found)
+        if place == "TrainingJobDefinition":
+            new["TrainingJobDefinition"] = fixed
+        else:
+            definitions[index - (1 if request.get("TrainingJobDefinition") else 0)] = fixed
+    if definitions:
+        new["TrainingJobDefinitions"] = definitions
+    return new, findings
 
 
 def refusal_error(refusals: list[Finding]) -> ConsiderationError:

@@ -6,6 +6,7 @@ Keys (all under the reserved prefix ``s3ag:``)::
     s3ag:identity-propagation  enabled | disabled
     s3ag:adjustments           ids of the rules that changed the request, space separated, or none
     s3ag:fallback              why some location falls back to the IAM role (when one does)
+    s3ag:launched-by           user (fit()/run() by hand) | pipeline (a SageMaker Pipelines step)
     s3ag:version               sagemaker-s3ag's version
 
 SageMaker tag values may hold only letters, digits, spaces and ``_ . : / = + - @``, so lists are
@@ -31,6 +32,7 @@ KEYS = (
     "s3ag:identity-propagation",
     "s3ag:adjustments",
     "s3ag:fallback",
+    "s3ag:launched-by",
     "s3ag:version",
 )
 _NOT_ALLOWED = re.compile(r"[^\w\s.:/=+\-@]")

@@ -1,0 +1,243 @@
+"""patch(): every stock SDK v2 estimator and processor behaves like its grant-aware twin.
+
+For notebooks and pipelines you would rather not edit::
+
+    import sagemaker_s3ag
+    sagemaker_s3ag.patch(on_fallback="deny")      # Estimator, PyTorch, ..., Processor, ... from now on
+    ...
+    sagemaker_s3ag.unpatch()                      # stock behaviour back
+
+    with sagemaker_s3ag.patched(on_violation="error"):
+        est.fit(...)
+
+or, without touching the code at all: ``s3ag run -- python my_pipeline.py``.
+
+Built like an OpenTelemetry instrumentor: the SDK versions it knows are data, checked (with
+``packaging``) before anything is wrapped; each target is one ``wrapt.wrap_function_wrapper`` on
+the class that defines the method, undone by restoring ``__wrapped__`` while the attribute is still
+our wrapper; patching is idempotent and thread-safe. A grant-aware object under ``patch()`` keeps
+its own settings and is handled once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import importlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, Optional
+
+from ._errors import UnsupportedSDKError
+from ._settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED = ("sagemaker >= 2.200, < 3",)
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+# -- the wrappers: the grant-aware steps, on stock objects ------------------------------------
+
+_inside: contextvars.ContextVar[bool] = contextvars.ContextVar("s3ag_inside_call", default=False)
+
+
+def _stock_settings(instance: Any) -> Optional[Settings]:
+    """``patch()``'s settings for a stock object; ``None`` for a grant-aware one (it acts itself)."""
+    from ._grant_aware import GrantAwareMixin
+
+    return None if isinstance(instance, GrantAwareMixin) else _settings
+
+
+def _outermost(step: Callable[[Any, Settings, Any, tuple[Any, ...], dict[str, Any]], Any]) -> Wrapper:
+    """A fit()/run() wrapper: the step runs once, in the outermost of nested overrides."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        settings = _stock_settings(instance)
+        if settings is None or _inside.get():
+            return wrapped(*args, **kwargs)
+        token = _inside.set(True)
+        try:
+            call = step(instance, settings, wrapped, args, kwargs)
+            return wrapped(*call.args, **call.kwargs)
+        finally:
+            _inside.reset(token)
+
+    return wrapper
+
+
+def _fit(est: Any, settings: Settings, wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from ._estimator import before_fit
+
+    return before_fit(est, settings, wrapped, args, kwargs)
+
+
+def _run(proc: Any, settings: Settings, wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from ._processor import before_run
+
+    return before_run(proc, settings, wrapped, args, kwargs)
+
+
+def _prepare_for_training(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    settings = _stock_settings(instance)
+    if settings is None:
+        return wrapped(*args, **kwargs)
+    from ._estimator import prepare_for_training
+
+    return prepare_for_training(instance, settings, lambda: wrapped(*args, **kwargs))
+
+
+def _normalize_args(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    settings = _stock_settings(instance)
+    if settings is None:
+        return wrapped(*args, **kwargs)
+    from ._processor import normalize_args
+
+    return normalize_args(instance, settings, wrapped, args, kwargs, lambda: wrapped(*args, **kwargs))
+
+
+def _refusing(rule: str, call: str, what: str) -> Wrapper:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        settings = _stock_settings(instance)
+        if settings is not None:
+            from ._grant_aware import refuse_update
+
+            refuse_update(instance, settings, rule, call, what)
+        return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
+# Every SDK v2 method that starts a training or processing job, on the class that defines it.
+TARGETS: tuple[tuple[str, str, Wrapper], ...] = (
+    ("sagemaker.estimator", "EstimatorBase.fit", _outermost(_fit)),
+    ("sagemaker.pytorch.estimator", "PyTorch.fit", _outermost(_fit)),
+    ("sagemaker.algorithm", "AlgorithmEstimator.fit", _outermost(_fit)),
+    ("sagemaker.amazon.amazon_estimator", "AmazonAlgorithmEstimatorBase.fit", _outermost(_fit)),
+    ("sagemaker.jumpstart.estimator", "JumpStartEstimator.fit", _outermost(_fit)),
+    ("sagemaker.estimator", "EstimatorBase._prepare_for_training", _prepare_for_training),
+    ("sagemaker.estimator", "EstimatorBase.enable_remote_debug", _refusing("remote-debug", "enable_remote_debug()", "remote debugging")),
+    ("sagemaker.estimator", "EstimatorBase.enable_default_profiling", _refusing("profiler", "enable_default_profiling()", "SageMaker Profiler")),
+    ("sagemaker.estimator", "EstimatorBase.update_profiler", _refusing("profiler", "update_profiler()", "SageMaker Profiler")),
+    ("sagemaker.processing", "Processor.run", _outermost(_run)),
+    ("sagemaker.processing", "ScriptProcessor.run", _outermost(_run)),
+    ("sagemaker.processing", "FrameworkProcessor.run", _outermost(_run)),
+    ("sagemaker.spark.processing", "PySparkProcessor.run", _outermost(_run)),
+    ("sagemaker.spark.processing", "SparkJarProcessor.run", _outermost(_run)),
+    ("sagemaker.processing", "Processor._normalize_args", _normalize_args),
+)
+
+# -- patch / unpatch --------------------------------------------------------------------------
+
+_lock = threading.RLock()
+_settings: Optional[Settings] = None
+_applied: list[tuple[type, str, Any]] = []  # (owner class, attribute, the wrapper we set)
+
+
+def patch_settings() -> Optional[Settings]:
+    """The settings of the active ``patch()``, or ``None`` when nothing is patched."""
+    return _settings
+
+
+def is_patched() -> bool:
+    """Whether ``patch()`` is in effect."""
+    return _settings is not None
+
+
+def _check_sdk() -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import Requirement
+
+    try:
+        installed = version("sagemaker")
+    except PackageNotFoundError as err:
+        raise UnsupportedSDKError("patch() needs the SageMaker Python SDK (pip install 'sagemaker<3')") from err
+    for spec in SUPPORTED:
+        requirement = Requirement(spec)
+        if not requirement.specifier.contains(installed, prereleases=True):
+            raise UnsupportedSDKError(
+                f"patch() supports {spec}; sagemaker {installed} is installed, so nothing was patched. "
+                "For SDK v3 use the grant-aware classes of a sagemaker-s3ag release that supports it."
+            )
+
+
+def _resolve() -> list[tuple[type, str, Wrapper]]:
+    """Every target's owning class, before anything is wrapped: all or nothing."""
+    resolved = []
+    for module_name, path, wrapper in TARGETS:
+        module = importlib.import_module(module_name)
+        class_name, attribute = path.split(".")
+        owner = getattr(module, class_name, None)
+        if owner is None or attribute not in vars(owner):
+            raise UnsupportedSDKError(f"{module_name}.{path} is missing from this SageMaker SDK; nothing was patched")
+        resolved.append((owner, attribute, wrapper))
+    return resolved
+
+
+def patch(**settings: Any) -> None:
+    """Make every stock SDK v2 estimator and processor grant-aware, with these settings.
+
+    Takes the same keywords as the grant-aware classes (``identity_propagation``, ``on_violation``,
+    ``on_fallback``, ``pipe_mode_replacement``, ``preflight_timeout``). Calling it again changes the
+    settings; one ``unpatch()`` undoes it all.
+
+    Raises:
+        UnsupportedSDKError: the installed SDK is not one it knows; nothing was patched.
+        ValueError / TypeError: a bad setting; nothing was patched.
+    """
+    global _settings
+    chosen = Settings(**settings)
+    with _lock:
+        if _settings is not None:
+            if chosen != _settings:
+                logger.info("sagemaker-s3ag patch() settings changed to %s", chosen)
+            _settings = chosen
+            return
+        _check_sdk()
+        resolved = _resolve()
+        import wrapt
+
+        from ._interception import install
+
+        install()
+        for owner, attribute, wrapper in resolved:
+            wrapt.wrap_function_wrapper(owner, attribute, wrapper)
+            _applied.append((owner, attribute, vars(owner)[attribute]))
+        _settings = chosen
+        logger.info("sagemaker-s3ag patched %d SDK methods with %s", len(_applied), chosen)
+
+
+def unpatch() -> None:
+    """Undo ``patch()``: the stock methods are back. Does nothing when nothing is patched."""
+    global _settings
+    with _lock:
+        while _applied:
+            owner, attribute, ours = _applied.pop()
+            if vars(owner).get(attribute) is ours:  # only if nobody wrapped it again since
+                setattr(owner, attribute, ours.__wrapped__)
+            else:
+                logger.warning("sagemaker-s3ag left %s.%s alone: it was re-wrapped after patch()", owner.__name__, attribute)
+        _settings = None
+
+
+@contextlib.contextmanager
+def patched(**settings: Any) -> Iterator[None]:
+    """``patch(**settings)`` for the block, then back to how it was (patched or not, old settings)::
+
+    with sagemaker_s3ag.patched(on_fallback="deny"):
+        est.fit(...)
+    """
+    with _lock:
+        before = _settings
+        patch(**settings)
+    try:
+        yield
+    finally:
+        with _lock:
+            if before is None:
+                unpatch()
+            else:
+                patch(**vars(before))
