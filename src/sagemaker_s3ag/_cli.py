@@ -5,6 +5,8 @@
     s3ag policy --region R --account A --grants-role ROLE
                                   the execution-role policy AWS documents, as JSON for IAM
     s3ag describe JOB [--json]    a job's s3ag: record, read back from its tags
+    s3ag run [SETTINGS] -- COMMAND [ARGS ...]
+                                  run a program with every SDK v2 class patched
 """
 
 from __future__ import annotations
@@ -65,6 +67,22 @@ def _describe(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    from ._run import run
+
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    settings = {
+        "identity_propagation": {"auto": None, "on": True, "off": False}[args.identity_propagation],
+        "on_violation": args.on_violation,
+        "on_fallback": args.on_fallback,
+        "pipe_mode_replacement": args.pipe_mode_replacement,
+        "preflight_timeout": args.preflight_timeout,
+    }
+    run(command, settings)  # does not return
+
+
 def _demo(args: argparse.Namespace, out: TextIO) -> int:
     from ._demo import run_demo
 
@@ -89,6 +107,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--region", default="us-east-1", help="emulated Region (default: us-east-1)")
     demo.set_defaults(handler=_demo)
+
+    run = commands.add_parser(
+        "run",
+        help="run a program (a script, a pipeline, jupyter nbconvert ...) with every SDK v2 class patched",
+        description="Runs COMMAND with sagemaker_s3ag.patch() applied to every Python process it starts "
+        "(through a sitecustomize module on PYTHONPATH), so an existing script or pipeline gets the S3 Access "
+        "Grants rules, preflight and records without a code change. Arguments and exit code pass through.",
+        epilog="example: s3ag run --on-fallback deny -- python build_pipeline.py --upsert",
+    )
+    run.add_argument("--identity-propagation", choices=("auto", "on", "off"), default="auto",
+                     help="whether the Studio domain has TIP on (default: detect)")
+    run.add_argument("--on-violation", choices=("fix", "error"), default="fix", help="default: fix")
+    run.add_argument("--on-fallback", choices=("allow", "warn", "deny"), default="warn", help="default: warn")
+    run.add_argument("--pipe-mode-replacement", choices=("File", "FastFile"), default="File", help="default: File")
+    run.add_argument("--preflight-timeout", type=float, default=5.0, help="seconds (default: 5)")
+    run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS ...]")
+    run.set_defaults(handler=_run)
 
     rules = commands.add_parser("rules", help="list the S3 Access Grants rules", description="Lists the rules.")
     rules.add_argument("--markdown", action="store_true", help="print the README's rules table")
