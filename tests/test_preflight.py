@@ -260,3 +260,23 @@ def test_verdicts(kinds, verdict):
 
     outcomes = [LocationOutcome(f"s3://bk1/{k}/", "READ", k, k) for k in sorted(kinds)]
     assert credentials_verdict(outcomes) == verdict
+
+
+def test_pipeline_executions_lose_user_and_group_grants():
+    from sagemaker_s3ag._preflight import LocationOutcome, as_pipeline_execution
+
+    outcomes = (
+        LocationOutcome("s3://bk1/a/", "READ", "granted", "grant matched", grant_target="s3://bk1/a/*", grantee_type="DIRECTORY_USER"),
+        LocationOutcome("s3://bk1/b/", "READ", "granted", "grant matched", grant_target="s3://bk1/b/*", grantee_type="DIRECTORY_GROUP"),
+        LocationOutcome("s3://bk1/c/", "READ", "granted", "grant to the IAM role matched", grant_target="s3://bk1/*", grantee_type="IAM"),
+        LocationOutcome("s3://bk1/d/", "READ", "fallback", "no matching grant"),
+    )
+    seen = as_pipeline_execution(outcomes)
+    assert [(o.outcome, o.reason) for o in seen] == [
+        ("fallback", "pipeline executions carry no user identity (the grant is to a directory user)"),
+        ("fallback", "pipeline executions carry no user identity (the grant is to a directory group)"),
+        ("granted", "grant to the IAM role matched"),
+        ("fallback", "no matching grant"),
+    ]
+    assert seen[0].grant_target is None and seen[2].grant_target == "s3://bk1/*"
+    assert credentials_verdict(seen) == "mixed"
