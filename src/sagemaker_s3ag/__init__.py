@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._decision import Decision
 from ._describe import JobRecord, describe_job
+from ._doctor import Check, doctor
+from ._jobs import list_jobs
 from ._errors import (
     ConsiderationError,
     GrantAwareWarning,
@@ -32,7 +34,7 @@ from ._findings import Finding
 from ._grant_aware import grant_aware
 from ._identity_propagation import IdentityPropagation, detect_identity_propagation
 from ._patch import is_patched, patch, patched, unpatch
-from ._policy import execution_role_policy
+from ._policy import access_grants_trust_policy, execution_role_policy
 from ._rules import RULES, Rule, enforce
 from ._settings import Settings
 from ._version import __version__
@@ -64,6 +66,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "Check",
     "ConsiderationError",
     "Decision",
     "Finding",
@@ -80,13 +83,16 @@ __all__ = [
     "Settings",
     "UnsupportedSDKError",
     "__version__",
+    "access_grants_trust_policy",
     "clear_caches",
     "describe_job",
+    "doctor",
     "detect_identity_propagation",
     "enforce",
     "execution_role_policy",
     "grant_aware",
     "is_patched",
+    "list_jobs",
     "patch",
     "patched",
     "unpatch",

@@ -16,7 +16,6 @@ S3 Access Grants are played by the fake in :mod:`sagemaker_s3ag.testing`, with g
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -29,10 +28,6 @@ def _show_warnings(out: TextIO, caught: list[warnings.WarningMessage]) -> None:
 
 def run_demo(out: TextIO, region: str = "us-east-1") -> int:
     """Run the demo, writing to ``out``; returns the exit code (0 when every step behaved)."""
-    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    logging.getLogger("sagemaker").setLevel(logging.WARNING)
-    logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
-    logging.getLogger("sagemaker.telemetry").setLevel(logging.CRITICAL)  # its HTTPS call is blocked here
     logging.getLogger("sagemaker_s3ag").setLevel(logging.WARNING)  # the decision tables say it all
 
     from sagemaker.dataset_definition.inputs import AthenaDatasetDefinition, DatasetDefinition

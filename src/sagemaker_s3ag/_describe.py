@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Optional
 
 from ._errors import JobRecordNotFound
@@ -29,6 +30,7 @@ class JobRecord:
         record: the ``s3ag:`` tags, key to value (empty when the job was not launched grant-aware).
         locations: with ``describe_job(..., locations=True)``, the job's S3 locations resolved
             against S3 Access Grants again, now, with the session's credentials.
+        created: when the job was created.
     """
 
     job_name: str
@@ -37,6 +39,7 @@ class JobRecord:
     status: Optional[str]
     record: Mapping[str, str] = field(default_factory=dict)
     locations: tuple[LocationOutcome, ...] = ()
+    created: Optional[datetime] = None
 
     @property
     def recorded(self) -> bool:
@@ -149,4 +152,12 @@ def describe_job(
     if locations:
         # A Describe* answer has the same shapes as the Create* request it came from.
         outcomes = preflight_for(sagemaker_session.boto_session, job_type, timeout)(description)  # type: ignore[arg-type]
-    return JobRecord(job_name, job_type, arn, description.get(status_key), record_from_tags(tags), outcomes)
+    return JobRecord(
+        job_name,
+        job_type,
+        arn,
+        description.get(status_key),
+        record_from_tags(tags),
+        outcomes,
+        created=description.get("CreationTime"),
+    )

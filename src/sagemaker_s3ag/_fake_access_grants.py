@@ -93,6 +93,8 @@ class AccessGrantsTable:
         self.owners: dict[str, str] = {}
         self.no_instance: set[str] = set()
         self.denied_operations: set[str] = set()
+        self.instance_exists = True
+        self.identity_center_arn: Optional[str] = "arn:aws:sso:::instance/ssoins-fake0000000000"
         self.duration_seconds = duration_seconds
         self.calls: list[tuple[str, dict[str, str]]] = []
         self._lock = threading.Lock()
@@ -122,6 +124,17 @@ class AccessGrantsTable:
     def caller_identity(self) -> dict[str, str]:
         self._record("GetCallerIdentity", {})
         return {"Account": self.account, "Arn": self.caller_arn, "UserId": "AROAFAKE:SageMaker"}
+
+    def instance(self, account_id: str) -> dict[str, str]:
+        self._record("GetAccessGrantsInstance", {"AccountId": account_id})
+        if "GetAccessGrantsInstance" in self.denied_operations:
+            raise AccessGrantsError("AccessDenied", "User is not authorized to perform: s3:GetAccessGrantsInstance", 403)
+        if not self.instance_exists:
+            raise AccessGrantsError("AccessGrantsInstanceNotExistsError", "Access Grants Instance does not exist", 404)
+        found = {"AccessGrantsInstanceArn": self._instance_arn(account_id), "AccessGrantsInstanceId": "default"}
+        if self.identity_center_arn:
+            found["IdentityCenterArn"] = self.identity_center_arn
+        return found
 
     def instance_for_prefix(self, account_id: str, prefix: str) -> dict[str, str]:
         self._record("GetAccessGrantsInstanceForPrefix", {"AccountId": account_id, "S3Prefix": prefix})
@@ -165,6 +178,8 @@ class AccessGrantsTable:
             return self.caller_identity()
         if operation == "GetAccessGrantsInstanceForPrefix":
             return self.instance_for_prefix(params["AccountId"], params["S3Prefix"])
+        if operation == "GetAccessGrantsInstance":
+            return self.instance(params["AccountId"])
         if operation == "GetDataAccess":
             rest = {k: v for k, v in params.items() if k not in ("AccountId", "Target", "Permission")}
             return self.get_data_access(params["AccountId"], params["Target"], params["Permission"], **rest)
@@ -183,6 +198,7 @@ _QUERY_NAMES = {
     "s3prefix": "S3Prefix",
 }
 _EVENTS = {
+    "before-call.s3-control.GetAccessGrantsInstance": "GetAccessGrantsInstance",
     "before-call.s3-control.GetDataAccess": "GetDataAccess",
     "before-call.s3-control.GetAccessGrantsInstanceForPrefix": "GetAccessGrantsInstanceForPrefix",
     "before-call.sts.GetCallerIdentity": "GetCallerIdentity",
@@ -362,6 +378,8 @@ class FakeAccessGrantsServer:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()} if body else {}
         if parts.path.endswith("/accessgrantsinstance/dataaccess"):
             operation = "GetDataAccess"
+        elif parts.path.endswith("/accessgrantsinstance") and request.command == "GET":
+            operation = "GetAccessGrantsInstance"
         elif parts.path.endswith("/accessgrantsinstance/prefix"):
             operation = "GetAccessGrantsInstanceForPrefix"
         elif form.get("Action") == "GetCallerIdentity":

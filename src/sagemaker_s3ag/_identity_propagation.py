@@ -111,17 +111,22 @@ def _from_environment() -> Optional[IdentityPropagation]:
     return None
 
 
-def _studio_domain() -> Optional[str]:
+def studio_metadata() -> dict[str, Any]:
+    """The Studio space's metadata file (``DomainId``, ``ExecutionRoleArn``, ...), or ``{}`` outside Studio."""
     path = os.environ.get(METADATA_FILE_ENV) or METADATA_FILE
     try:
         with open(path, encoding="utf-8") as handle:
             metadata = json.load(handle)
     except FileNotFoundError:
-        return None
+        return {}
     except (OSError, ValueError) as err:
         logger.info("cannot read the Studio metadata file %s: %s", path, err)
-        return None
-    domain = metadata.get("DomainId") if isinstance(metadata, dict) else None
+        return {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _studio_domain() -> Optional[str]:
+    domain = studio_metadata().get("DomainId")
     return domain if isinstance(domain, str) and domain else None
 
 

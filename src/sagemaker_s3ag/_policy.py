@@ -71,3 +71,32 @@ def execution_role_policy(region: str, account_id: str, grants_role: str) -> dic
             },
         ],
     }
+
+
+def access_grants_trust_policy(region: str, account_id: str) -> dict[str, Any]:
+    """The trust policy of the role S3 Access Grants assumes for a location (the "location role").
+
+    S3 Access Grants (``access-grants.s3.amazonaws.com``) may assume it, set the identity context
+    (``sts:SetContext``, for directory users and groups, i.e. TIP) and the source identity
+    (``sts:SetSourceIdentity``, for IAM principals), for this account's instance only.
+    """
+    if not _REGION.match(region or ""):
+        raise ValueError(f"{region!r} is not an AWS Region name such as 'us-east-1'")
+    if not _ACCOUNT.match(account_id or ""):
+        raise ValueError(f"{account_id!r} is not a 12-digit AWS account id")
+    partition = _partition(region)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccessGrantsAssumesThisRole",
+                "Effect": "Allow",
+                "Principal": {"Service": "access-grants.s3.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:SetContext", "sts:SetSourceIdentity"],
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnEquals": {"aws:SourceArn": f"arn:{partition}:s3:{region}:{account_id}:access-grants/default"},
+                },
+            }
+        ],
+    }

@@ -27,6 +27,7 @@ from ._fake_access_grants import (
     Grant,
     install_access_grants,
 )
+from ._fake_iam import PolicySimulator
 
 __all__ = [
     "ACCOUNT",
@@ -41,6 +42,7 @@ __all__ = [
     "Emulator",
     "FakeAccessGrantsServer",
     "Grant",
+    "PolicySimulator",
     "emulated_session",
     "install_access_grants",
 ]
