@@ -12,10 +12,10 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
-from ._errors import warn
+from ._errors import ConsiderationError, warn
 from ._fallback import check_fallback
 from ._findings import Finding
 from ._identity_propagation import IdentityPropagation
@@ -46,6 +46,8 @@ class Decision:
         record: the full ``s3ag:`` record, including any tag that did not fit on the job.
         locations: per-location outcomes of the Access Grants preflight, when it ran.
         fallback_warning: the ``on_fallback="warn"`` warning text, when one is due.
+        refused: ``True`` for a plan the rules refuse (``plan()`` returns it instead of raising).
+        planned: ``True`` for what ``plan()`` returns: nothing was launched.
     """
 
     job_type: JobType
@@ -57,6 +59,8 @@ class Decision:
     tags: tuple[Mapping[str, str], ...] = ()
     locations: tuple[LocationOutcome, ...] = ()
     fallback_warning: Optional[str] = field(default=None, repr=False)
+    refused: bool = False
+    planned: bool = False
 
     @property
     def adjustments(self) -> tuple[str, ...]:
@@ -69,11 +73,13 @@ class Decision:
 
     def __str__(self) -> str:
         lines = [
-            f"sagemaker-s3ag decision for {self.job_type} job {self.job_name or '(not yet named)'}",
+            f"sagemaker-s3ag {'plan' if self.planned else 'decision'} for {self.job_type} job {self.job_name or '(not yet named)'}",
             f"  identity propagation: {self.identity_propagation.label} ({self.identity_propagation.source})",
             f"  credentials:          {self.credentials}",
             f"  adjustments:          {' '.join(self.adjustments) or 'none'}",
         ]
+        if self.refused:
+            lines.append("  REFUSED: this job would not be sent (fit()/run() raise ConsiderationError)")
         if self.findings:
             lines.append("  findings:")
             lines.extend(
@@ -84,7 +90,7 @@ class Decision:
         if self.locations:
             lines.append("  S3 locations:")
             lines.extend(f"    {location}" for location in self.locations)
-        lines.append("  tags: " + ", ".join(f"{t['Key']}={t['Value']}" for t in self.tags))
+        lines.append("  tags: " + (", ".join(f"{t['Key']}={t['Value']}" for t in self.tags) or "(none)"))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -100,11 +106,12 @@ class Decision:
     def _repr_html_(self) -> str:
         esc = html.escape
         head = (
-            f"<b>sagemaker-s3ag</b> · {esc(self.job_type)} job <code>{esc(self.job_name or '(not yet named)')}</code>"
+            f"<b>sagemaker-s3ag {'plan' if self.planned else 'decision'}</b> · {esc(self.job_type)} job <code>{esc(self.job_name or '(not yet named)')}</code>"
             f"<br>identity propagation: <b>{esc(self.identity_propagation.label)}</b> "
             f"<small>({esc(self.identity_propagation.source)})</small>"
             f" · credentials: <b>{esc(self.credentials)}</b>"
             f" · adjustments: <b>{esc(' '.join(self.adjustments) or 'none')}</b>"
+            + ("<br><b style='color:#b00'>REFUSED</b>: this job would not be sent" if self.refused else "")
         )
         rows = "".join(
             f"<tr><td>{esc(f.action)}</td><td><code>{esc(f.rule)}</code></td><td><code>{esc(f.where)}</code></td>"
@@ -206,6 +213,39 @@ def decide(
         fallback_warning=warning,
     )
     return fixed, decision
+
+
+def plan(
+    request: Mapping[str, Any],
+    job_type: JobType,
+    *,
+    settings: Settings,
+    identity_propagation: IdentityPropagation,
+    sdk_defaults: frozenset[str] = frozenset(),
+    preflight: Optional[Preflight] = None,
+) -> Decision:
+    """:func:`decide` for a job not launched yet: a refusal comes back as a ``refused`` decision."""
+    try:
+        decision = decide(
+            request,
+            job_type,
+            settings=settings,
+            identity_propagation=identity_propagation,
+            sdk_defaults=sdk_defaults,
+            preflight=preflight,
+        )[1]
+        return replace(decision, planned=True)
+    except ConsiderationError as err:
+        return Decision(
+            job_type=job_type,
+            job_name=job_name(request, job_type),
+            identity_propagation=identity_propagation,
+            findings=err.findings,
+            credentials="unknown",
+            record={},
+            refused=True,
+            planned=True,
+        )
 
 
 def announce(decision: Decision) -> None:

@@ -30,6 +30,7 @@ from sagemaker.inputs import TrainingInput
 from sagemaker.job import _Job
 from sagemaker.s3 import s3_path_join
 
+from ._decision import Decision
 from ._grant_aware import (
     GrantAwareMixin,
     bind,
@@ -37,6 +38,7 @@ from ._grant_aware import (
     expect_job,
     identity_for,
     lend_tags,
+    plan_preview,
     refuse_update,
     register,
 )
@@ -101,6 +103,25 @@ def training_preview(est: Any, inputs: Any = None, job_name: Optional[str] = Non
     return preview
 
 
+def _planned_defaults(est: Any, preview: Request) -> frozenset[str]:
+    """Add to ``preview`` the Debugger hook and Profiler SDK v2 would switch on by itself."""
+    from sagemaker.fw_utils import _region_supports_debugger, _region_supports_profiler
+
+    region = est.sagemaker_session.boto_region_name
+    defaults = set()
+    if getattr(est, "debugger_hook_config", None) is None and _region_supports_debugger(region):
+        preview["DebugHookConfig"] = {"S3OutputPath": preview.get("OutputDataConfig", {}).get("S3OutputPath")}
+        defaults.add("DebugHookConfig")
+    if (
+        getattr(est, "profiler_config", None) is None
+        and not getattr(est, "disable_profiler", False)
+        and _region_supports_profiler(region)
+    ):
+        preview["ProfilerConfig"] = {"DisableProfiler": False}
+        defaults.add("ProfilerConfig")
+    return frozenset(defaults)
+
+
 def before_fit(est: Any, settings: Settings, fit: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
     """Step one of a grant-aware ``fit()``: returns the call to make, with the job named if TIP is on.
 
@@ -154,6 +175,22 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
         """
         call = before_fit(self, self.s3ag_settings, super().fit, args, kwargs)  # type: ignore[misc]
         return super().fit(*call.args, **call.kwargs)  # type: ignore[misc]
+
+    def plan(self, *args: Any, **kwargs: Any) -> Decision:
+        """What ``fit()`` with these arguments would do: nothing is uploaded, created or named for good.
+
+        Shows the rules' findings (a refusal too, as ``refused=True``), the Access Grants outcome
+        per S3 location known before launch and the record that would be written::
+
+            est.plan({"train": "s3://bucket/train/"})    # a table in a notebook
+        """
+        call = bind(super().fit, args, kwargs)  # type: ignore[misc]
+        settings = self.s3ag_settings
+        identity = identity_for(self, settings)
+        name = call.arguments.get("job_name") or self._get_or_create_name()  # type: ignore[attr-defined]
+        preview = training_preview(self, call.arguments.get("inputs", call.arguments.get("records")), name)
+        defaults = _planned_defaults(self, preview)
+        return plan_preview(self, "training", settings, identity, preview, defaults)
 
     def _prepare_for_training(self, *args: Any, **kwargs: Any) -> Any:
         parent = super()._prepare_for_training  # type: ignore[misc]

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Optional, TypeVar
 
-from ._decision import Decision, decide
+from ._decision import Decision, decide, plan
 from ._errors import ConsiderationError
 from ._findings import Finding
 from ._identity_propagation import IdentityPropagation, detect_identity_propagation
@@ -92,6 +92,26 @@ def identity_for(obj: Any, settings: Settings) -> IdentityPropagation:
     """Whether TIP is on for ``obj``'s jobs (``DescribeDomain`` through its own session, if needed)."""
     session = getattr(obj, "sagemaker_session", None)
     return detect_identity_propagation(settings.identity_propagation, getattr(session, "sagemaker_client", None))
+
+
+def plan_preview(
+    obj: Any,
+    job_type: JobType,
+    settings: Settings,
+    identity: IdentityPropagation,
+    preview: Mapping[str, Any],
+    sdk_defaults: frozenset[str] = frozenset(),
+) -> Decision:
+    """What the rules and the preflight say of ``preview``, as a decision (refusals included, not raised)."""
+    boto_session = getattr(getattr(obj, "sagemaker_session", None), "boto_session", None)
+    return plan(
+        preview if identity.enabled else {**preview, "Tags": list(getattr(obj, "tags", None) or ())},
+        job_type,
+        settings=settings,
+        identity_propagation=identity,
+        sdk_defaults=sdk_defaults,
+        preflight=preflight_for(boto_session, job_type, settings.preflight_timeout) if boto_session else None,
+    )
 
 
 def check_preview(obj: Any, job_type: JobType, settings: Settings, identity: IdentityPropagation, preview: Mapping[str, Any]) -> None:

@@ -28,6 +28,7 @@ from typing import Any, Optional
 
 from sagemaker.processing import Processor
 
+from ._decision import Decision
 from ._grant_aware import (
     GrantAwareMixin,
     bind,
@@ -35,6 +36,7 @@ from ._grant_aware import (
     expect_job,
     identity_for,
     lend_tags,
+    plan_preview,
     preview_uri,
     register,
 )
@@ -114,6 +116,21 @@ class GrantAwareProcessingMixin(GrantAwareMixin):
         """
         call = before_run(self, self.s3ag_settings, super().run, args, kwargs)  # type: ignore[misc]
         return super().run(*call.args, **call.kwargs)  # type: ignore[misc]
+
+    def plan(self, *args: Any, **kwargs: Any) -> Decision:
+        """What ``run()`` with these arguments would do: nothing is uploaded or created.
+
+        Shows the rules' findings (a refusal too, as ``refused=True``), the Access Grants outcome
+        per S3 location known before launch and the record that would be written::
+
+            proc.plan(inputs=[ProcessingInput(source="s3://bucket/raw/", destination="/opt/ml/processing/in")])
+        """
+        call = bind(super().run, args, kwargs)  # type: ignore[misc]
+        settings = self.s3ag_settings
+        identity = identity_for(self, settings)
+        name = call.arguments.get("job_name") or self._generate_current_job_name()  # type: ignore[attr-defined]
+        preview = processing_preview(call.arguments.get("inputs"), call.arguments.get("outputs"), name)
+        return plan_preview(self, "processing", settings, identity, preview)
 
     def _normalize_args(self, *args: Any, **kwargs: Any) -> Any:
         parent = super()._normalize_args  # type: ignore[misc]
