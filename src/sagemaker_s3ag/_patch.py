@@ -190,7 +190,7 @@ def patch(**settings: Any) -> None:
     """
     global _settings
     chosen = Settings(**settings)
-    if True:
+    with _lock:
         if _settings is not None:
             if chosen != _settings:
                 logger.info("sagemaker-s3ag patch() settings changed to %s", chosen)
