@@ -292,7 +292,7 @@ def test_explicit_feature_is_refused_before_anything_with_on_violation_error(ses
     assert est.latest_decision is None
 
 
-def test_BUG_refusal_creates_the_sdk_default_bucket(session):
+def test_refusal_creates_no_default_bucket(session):
     """ConsiderationError promises "nothing was uploaded or created", before any Create* call.
 
     The pre-upload preview calls ``session.default_bucket()`` to guess the output path, and that

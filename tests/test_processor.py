@@ -415,7 +415,7 @@ def test_local_input_is_uploaded_by_the_sdk_with_tip_on(session, grant_warnings,
 
 
 @pytest.mark.parametrize("place", ["local input", "default output"])
-def test_BUG_on_fallback_deny_refuses_locations_the_sdk_fills_in_later(session, grant_warnings, place, local_dir):
+def test_on_fallback_deny_leaves_locations_the_sdk_fills_in_later_to_the_final_request(session, grant_warnings, place, local_dir):
     """A local input (uploaded by the SDK) or an output without destination (the SDK picks an S3 URI in
     the granted default bucket) is granted in the final request, but the pre-upload preview passes it
     to the preflight as ``None``, which comes back "unknown: not an S3 URI" and on_fallback="deny" refuses."""

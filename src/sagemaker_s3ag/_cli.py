@@ -90,10 +90,15 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
 
 
 def _doctor(args: argparse.Namespace, out: TextIO) -> int:
+    from botocore.exceptions import NoCredentialsError
+
     from ._doctor import doctor
 
+    session = _boto_session(args.region)
+    if session.get_credentials() is None:
+        raise NoCredentialsError()
     checks = doctor(
-        _boto_session(args.region),
+        session,
         role_arn=args.role,
         prefixes=args.prefix or (),
         grants_role=args.grants_role,
@@ -205,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Runs a GrantAwareEstimator.fit() and GrantAwareProcessor.run() with trusted identity "
         "propagation on, against an in-process AWS emulator (moto), and prints what was fixed and recorded.",
     )
+    demo.epilog = "example: s3ag demo --region eu-west-1"
     demo.add_argument("--region", default="us-east-1", help="emulated Region (default: us-east-1)")
     demo.set_defaults(handler=_demo)
 
@@ -225,7 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS ...]")
     run.set_defaults(handler=_run)
 
-    rules = commands.add_parser("rules", help="list the S3 Access Grants rules", description="Lists the rules.")
+    rules = commands.add_parser(
+        "rules",
+        help="list the S3 Access Grants rules",
+        description="Lists the rules grant-aware jobs follow with TIP on: id, what it checks, and what "
+        "on_violation='fix' does (or when the job is refused). Ids name rules in warnings, errors and tags.",
+        epilog="example: s3ag rules --markdown > RULES.md",
+    )
     rules.add_argument("--markdown", action="store_true", help="print the README's rules table")
     rules.set_defaults(handler=_rules)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
 from ._identity_propagation import detect_identity_propagation, studio_metadata
+from ._policy import role_arn as role_arn_for
 from ._preflight import AccessGrantsResolver
 from ._request import parse_s3_uri
 from ._rules import S3Location
@@ -155,7 +156,7 @@ def _grant_checks(boto_session: Any, prefixes: Sequence[str], timeout: float) ->
     return [
         Check(
             f"your grant on {o.uri}",
-            status[o.outcome],
+            "could not check" if o.reason.startswith("caller may not call") else status[o.outcome],
             o.reason + (f" (grant {o.grant_target}, {o.grantee_type})" if o.grant_target else ""),
         )
         for o in outcomes
@@ -177,7 +178,7 @@ def doctor(
         boto_session: the ``boto3.Session`` to check with (its Region is the one checked).
         role_arn: the SageMaker execution role (default: the Studio space's, if known).
         prefixes: S3 prefixes jobs read or write (``s3://bucket/prefix/``).
-        grants_role: the Access Grants location role, to check ``sts:SetContext`` on it.
+        grants_role: the Access Grants location role (name or ARN), to check ``sts:SetContext`` on it.
         account_id: the account (default: the caller's).
     """
     region = boto_session.region_name
@@ -203,6 +204,8 @@ def doctor(
         except Exception as err:
             checks.append(Check("caller", "could not check", f"GetCallerIdentity failed: {err}", True))
             return checks
+    if grants_role:
+        grants_role = role_arn_for(grants_role, account_id, boto_session.get_partition_for_region(region) or "aws")
     instance_checks, instance_arn = _instance_checks(boto_session.client("s3control"), account_id, region)
     checks.extend(instance_checks)
     iam = boto_session.client("iam")

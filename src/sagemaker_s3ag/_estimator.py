@@ -33,6 +33,7 @@ from sagemaker.s3 import s3_path_join
 from ._decision import Decision
 from ._grant_aware import (
     GrantAwareMixin,
+    before_launch,
     bind,
     check_preview,
     expect_job,
@@ -122,21 +123,22 @@ def _planned_defaults(est: Any, preview: Request) -> frozenset[str]:
     return frozenset(defaults)
 
 
-def before_fit(est: Any, settings: Settings, fit: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
-    """Step one of a grant-aware ``fit()``: returns the call to make, with the job named if TIP is on.
+def _inputs(call: inspect.BoundArguments) -> Any:
+    return call.arguments.get("inputs", call.arguments.get("records"))
 
-    Raises:
-        ConsiderationError / GrantFallbackError: before anything is uploaded.
-    """
-    call = bind(fit, args, kwargs)
-    identity = identity_for(est, settings)
-    if identity.enabled:
-        if "job_name" in call.signature.parameters and not call.arguments.get("job_name"):
-            # The name the SDK would give it, chosen now so the preflight's AuditContext names the job.
-            call.arguments["job_name"] = est._get_or_create_name()
-        inputs = call.arguments.get("inputs", call.arguments.get("records"))
-        check_preview(est, "training", settings, identity, training_preview(est, inputs, call.arguments.get("job_name")))
-    return call
+
+def before_fit(est: Any, settings: Settings, fit: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
+    """Step one of a grant-aware ``fit()`` (see :func:`before_launch`)."""
+    return before_launch(
+        est,
+        "training",
+        settings,
+        fit,
+        args,
+        kwargs,
+        new_name=est._get_or_create_name,
+        preview=lambda call: training_preview(est, _inputs(call), call.arguments.get("job_name")),
+    )
 
 
 def prepare_for_training(est: Any, settings: Settings, prepare: Callable[[], Any]) -> Any:
@@ -188,7 +190,7 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
         settings = self.s3ag_settings
         identity = identity_for(self, settings)
         name = call.arguments.get("job_name") or self._get_or_create_name()  # type: ignore[attr-defined]
-        preview = training_preview(self, call.arguments.get("inputs", call.arguments.get("records")), name)
+        preview = training_preview(self, _inputs(call), name)
         defaults = _planned_defaults(self, preview)
         return plan_preview(self, "training", settings, identity, preview, defaults)
 

@@ -132,6 +132,31 @@ def check_preview(obj: Any, job_type: JobType, settings: Settings, identity: Ide
     )
 
 
+def before_launch(
+    obj: Any,
+    job_type: JobType,
+    settings: Settings,
+    method: Any,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    *,
+    new_name: Callable[[], str],
+    preview: Callable[[inspect.BoundArguments], Mapping[str, Any]],
+) -> inspect.BoundArguments:
+    """Step one of a grant-aware ``fit()``/``run()``: the call to make, with the job named if TIP is on.
+
+    The name is the one the SDK would give, chosen now so the preflight's ``AuditContext`` names
+    the job. Refuses what cannot be fixed (:func:`check_preview`) before anything is uploaded.
+    """
+    call = bind(method, args, kwargs)
+    identity = identity_for(obj, settings)
+    if identity.enabled:
+        if "job_name" in call.signature.parameters and not call.arguments.get("job_name"):
+            call.arguments["job_name"] = new_name()
+        check_preview(obj, job_type, settings, identity, preview(call))
+    return call
+
+
 def preview_uri(uri: Any) -> Any:
     """A location as the preview should see it: a local path is uploaded later, to a place not known yet (``None``)."""
     if isinstance(uri, str) and not looks_like_s3(uri):

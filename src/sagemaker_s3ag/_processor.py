@@ -31,6 +31,7 @@ from sagemaker.processing import Processor
 from ._decision import Decision
 from ._grant_aware import (
     GrantAwareMixin,
+    before_launch,
     bind,
     check_preview,
     expect_job,
@@ -71,21 +72,15 @@ def processing_preview(inputs: Any = None, outputs: Any = None, job_name: Option
     return preview
 
 
-def before_run(proc: Any, settings: Settings, run: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
-    """Step one of a grant-aware ``run()``: returns the call to make, with the job named if TIP is on.
+def _preview(call: inspect.BoundArguments) -> Request:
+    return processing_preview(call.arguments.get("inputs"), call.arguments.get("outputs"), call.arguments.get("job_name"))
 
-    Raises:
-        ConsiderationError / GrantFallbackError: before anything is uploaded.
-    """
-    call = bind(run, args, kwargs)
-    identity = identity_for(proc, settings)
-    if identity.enabled:
-        if "job_name" in call.signature.parameters and not call.arguments.get("job_name"):
-            # The name the SDK would give it, chosen now so the preflight's AuditContext names the job.
-            call.arguments["job_name"] = proc._generate_current_job_name()
-        preview = processing_preview(call.arguments.get("inputs"), call.arguments.get("outputs"), call.arguments.get("job_name"))
-        check_preview(proc, "processing", settings, identity, preview)
-    return call
+
+def before_run(proc: Any, settings: Settings, run: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
+    """Step one of a grant-aware ``run()`` (see :func:`before_launch`); ``FrameworkProcessor`` uploads after it."""
+    return before_launch(
+        proc, "processing", settings, run, args, kwargs, new_name=proc._generate_current_job_name, preview=_preview
+    )
 
 
 def normalize_args(proc: Any, settings: Settings, normalize: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], call: Callable[[], Any]) -> Any:
@@ -126,11 +121,8 @@ class GrantAwareProcessingMixin(GrantAwareMixin):
             proc.plan(inputs=[ProcessingInput(source="s3://bucket/raw/", destination="/opt/ml/processing/in")])
         """
         call = bind(super().run, args, kwargs)  # type: ignore[misc]
-        settings = self.s3ag_settings
-        identity = identity_for(self, settings)
-        name = call.arguments.get("job_name") or self._generate_current_job_name()  # type: ignore[attr-defined]
-        preview = processing_preview(call.arguments.get("inputs"), call.arguments.get("outputs"), name)
-        return plan_preview(self, "processing", settings, identity, preview)
+        call.arguments["job_name"] = call.arguments.get("job_name") or self._generate_current_job_name()  # type: ignore[attr-defined]
+        return plan_preview(self, "processing", self.s3ag_settings, identity_for(self, self.s3ag_settings), _preview(call))
 
     def _normalize_args(self, *args: Any, **kwargs: Any) -> Any:
         parent = super()._normalize_args  # type: ignore[misc]

@@ -1,0 +1,136 @@
+"""notebooks/quickstart.ipynb: stored clean, and it runs offline against the embedded emulator (nbclient)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbclient  # test dependencies, with nbformat and ipykernel (the python3 kernel)
+import nbformat
+import pytest
+
+from sagemaker_s3ag import RULES
+from sagemaker_s3ag._identity_propagation import ENV_VARS, METADATA_FILE_ENV
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "quickstart.ipynb"
+
+
+def test_stored_without_outputs_or_execution_counts():
+    raw = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    assert raw["nbformat"] == 4
+    nbformat.validate(nbformat.reads(NOTEBOOK.read_text(encoding="utf-8"), as_version=4))
+    code = [cell for cell in raw["cells"] if cell["cell_type"] == "code"]
+    assert len(code) >= 6
+    for cell in code:
+        assert cell["outputs"] == [], cell["source"]
+        assert cell["execution_count"] is None, cell["source"]
+    assert raw["metadata"]["kernelspec"]["name"] == "python3"
+    assert raw["cells"][0]["cell_type"] == "markdown"
+    intro = "".join(raw["cells"][0]["source"])
+    assert "sagemaker.Session()" in intro and "emulator" in intro  # what Studio would use, and what stands in here
+
+
+def _cell(nb, source_fragment: str):
+    (found,) = [cell for cell in nb.cells if cell.cell_type == "code" and source_fragment in cell.source]
+    return found
+
+
+def _stream(cell, name: str) -> str:
+    return "".join(o["text"] for o in cell.outputs if o["output_type"] == "stream" and o["name"] == name)
+
+
+def _result(cell) -> dict:
+    (result,) = [o for o in cell.outputs if o["output_type"] == "execute_result"]
+    return result["data"]
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """The notebook, executed in a fresh python3 kernel of this interpreter, in an empty directory."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    # ipykernel provides the native "python3" kernel (this interpreter) whether or not a spec is installed
+    assert "python3" in KernelSpecManager().find_kernel_specs()
+    workdir = tmp_path_factory.mktemp("quickstart")
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    env[METADATA_FILE_ENV] = str(workdir / "no-studio-metadata.json")  # not in a Studio space
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    client = nbclient.NotebookClient(
+        nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(workdir)}}
+    )
+    client.execute(env=env)
+    return nb, workdir
+
+
+def test_runs_without_error(executed):
+    nb, _ = executed
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1))
+    assert not [o for cell in code for o in cell.outputs if o["output_type"] == "error"]
+
+
+def test_the_emulator_stands_in_for_studio(executed):
+    nb, _ = executed
+    assert "emulated session in us-east-1, default bucket s3ag-demo\n" in _stream(_cell(nb, "Emulator()"), "stdout")
+
+
+def test_rules_are_listed_before_launching(executed):
+    nb, _ = executed
+    rules = _cell(nb, "from sagemaker_s3ag import RULES")
+    launch = _cell(nb, "est.fit(")
+    assert nb.cells.index(rules) < nb.cells.index(launch)
+    ids = [line.split()[0] for line in _stream(rules, "stdout").splitlines() if line[:1] not in (" ", "")]
+    assert ids == [rule.id for rule in RULES]
+
+
+def test_the_plan_is_rendered_before_launching(executed):
+    nb, _ = executed
+    plan = _cell(nb, "est.plan(")
+    assert nb.cells.index(plan) < nb.cells.index(_cell(nb, "est.fit("))
+    html = _result(plan)["text/html"]
+    assert "sagemaker-s3ag plan" in html and "<code>pipe-mode</code>" in html
+    assert "credentials: <b>access-grants</b>" in html
+    assert not _stream(plan, "stderr")  # a plan warns about nothing
+
+
+def test_launch_warns_about_pipe_mode(executed):
+    nb, _ = executed
+    stderr = _stream(_cell(nb, "est.fit("), "stderr")
+    assert "GrantAwareWarning: [s3ag:pipe-mode]" in stderr
+
+
+def test_decision_renders_as_html(executed):
+    nb, _ = executed
+    data = _result(_cell(nb, "est.latest_decision"))
+    page = data["text/html"]
+    assert "<code>pipe-mode</code>" in page
+    assert "credentials: <b>access-grants</b>" in page
+    assert "adjustments: <b>pipe-mode debugger profiler</b>" in page
+    assert "<code>s3://s3ag-demo/train/</code>" in page and "<code>s3://s3ag-demo/models/</code>" in page
+    assert "credentials:          access-grants" in data["text/plain"]
+
+
+def test_record_read_back_from_the_job(executed):
+    nb, _ = executed
+    data = _result(_cell(nb, "describe_job("))
+    page = data["text/html"]
+    assert "<th style='text-align:left'>credentials</th><td>access-grants</td>" in page
+    assert "<th style='text-align:left'>adjustments</th><td>pipe-mode debugger profiler</td>" in page
+    assert "granted  READ      s3://s3ag-demo/train/" in data["text/plain"]
+    assert "granted  WRITE     s3://s3ag-demo/models/" in data["text/plain"]
+
+
+def test_patch_then_unpatch(executed):
+    nb, _ = executed
+    stdout = _stream(_cell(nb, "sagemaker_s3ag.patch("), "stdout")
+    assert "  credentials:          access-grants\n" in stdout
+    assert "  adjustments:          debugger profiler\n" in stdout
+    assert stdout.endswith("patched now: False\n")
+
+
+def test_runs_in_its_own_directory_and_leaves_the_stored_file_alone(executed):
+    _, workdir = executed
+    assert sorted(p.name for p in workdir.iterdir()) == []
+    raw = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    assert all(cell.get("outputs", []) == [] for cell in raw["cells"])
