@@ -293,11 +293,7 @@ def test_explicit_feature_is_refused_before_anything_with_on_violation_error(ses
 
 
 def test_refusal_creates_no_default_bucket(session):
-    """ConsiderationError promises "nothing was uploaded or created", before any Create* call.
-
-    The pre-upload preview calls ``session.default_bucket()`` to guess the output path, and that
-    call creates the SDK's default bucket (CreateBucket) before the job is refused.
-    """
+    """A refusal comes before the SDK's default bucket is created (default_bucket() may call CreateBucket)."""
     from sagemaker.session import Session
 
     s3 = session.boto_session.client("s3")

@@ -416,9 +416,7 @@ def test_local_input_is_uploaded_by_the_sdk_with_tip_on(session, grant_warnings,
 
 @pytest.mark.parametrize("place", ["local input", "default output"])
 def test_on_fallback_deny_leaves_locations_the_sdk_fills_in_later_to_the_final_request(session, grant_warnings, place, local_dir):
-    """A local input (uploaded by the SDK) or an output without destination (the SDK picks an S3 URI in
-    the granted default bucket) is granted in the final request, but the pre-upload preview passes it
-    to the preflight as ``None``, which comes back "unknown: not an S3 URI" and on_fallback="deny" refuses."""
+    """Locations the SDK fills in later (a local input, an output without destination) are asked about with the final request, not refused as unknown."""
     proc = make(KINDS[0], session, on_fallback="deny")
     if place == "local input":
         run(proc, KINDS[0], inputs=[local_input(local_dir)])

@@ -223,6 +223,7 @@ def plan(
     identity_propagation: IdentityPropagation,
     sdk_defaults: frozenset[str] = frozenset(),
     preflight: Optional[Preflight] = None,
+    pipeline: bool = False,
 ) -> Decision:
     """:func:`decide` for a job not launched yet: a refusal comes back as a ``refused`` decision."""
     try:
@@ -233,6 +234,7 @@ def plan(
             identity_propagation=identity_propagation,
             sdk_defaults=sdk_defaults,
             preflight=preflight,
+            pipeline=pipeline,
         )[1]
         return replace(decision, planned=True)
     except ConsiderationError as err:

@@ -38,6 +38,7 @@ from ._grant_aware import (
     check_preview,
     expect_job,
     identity_for,
+    launching,
     lend_tags,
     plan_preview,
     refuse_update,
@@ -176,7 +177,8 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
         the rest is fixed in the final request. The decision is kept as ``self.latest_decision``.
         """
         call = before_fit(self, self.s3ag_settings, super().fit, args, kwargs)  # type: ignore[misc]
-        return super().fit(*call.args, **call.kwargs)  # type: ignore[misc]
+        fit = super().fit  # type: ignore[misc]
+        return launching(self, lambda: fit(*call.args, **call.kwargs))
 
     def plan(self, *args: Any, **kwargs: Any) -> Decision:
         """What ``fit()`` with these arguments would do: nothing is uploaded, created or named for good.

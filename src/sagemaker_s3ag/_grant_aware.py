@@ -22,14 +22,14 @@ from __future__ import annotations
 import copy
 import inspect
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Optional, TypeVar
 
 from ._decision import Decision, decide, plan
 from ._errors import ConsiderationError
 from ._findings import Finding
 from ._identity_propagation import IdentityPropagation, detect_identity_propagation
-from ._interception import JobContext, expect
+from ._interception import JobContext, abandon, expect, launched_by_pipeline
 from ._preflight import preflight_for
 from ._request import JobType, looks_like_s3
 from ._settings import Settings
@@ -103,7 +103,8 @@ def plan_preview(
     sdk_defaults: frozenset[str] = frozenset(),
 ) -> Decision:
     """What the rules and the preflight say of ``preview``, as a decision (refusals included, not raised)."""
-    boto_session = getattr(getattr(obj, "sagemaker_session", None), "boto_session", None)
+    session = getattr(obj, "sagemaker_session", None)
+    boto_session = getattr(session, "boto_session", None)
     return plan(
         preview if identity.enabled else {**preview, "Tags": list(getattr(obj, "tags", None) or ())},
         job_type,
@@ -111,6 +112,7 @@ def plan_preview(
         identity_propagation=identity,
         sdk_defaults=sdk_defaults,
         preflight=preflight_for(boto_session, job_type, settings.preflight_timeout) if boto_session else None,
+        pipeline=launched_by_pipeline(session),
     )
 
 
@@ -122,13 +124,15 @@ def check_preview(obj: Any, job_type: JobType, settings: Settings, identity: Ide
     """
     if not identity.enabled:
         return
-    boto_session = getattr(getattr(obj, "sagemaker_session", None), "boto_session", None)
+    session = getattr(obj, "sagemaker_session", None)
+    boto_session = getattr(session, "boto_session", None)
     decide(
         preview,
         job_type,
         settings=settings,
         identity_propagation=identity,
         preflight=preflight_for(boto_session, job_type, settings.preflight_timeout) if boto_session else None,
+        pipeline=launched_by_pipeline(session),
     )
 
 
@@ -192,9 +196,19 @@ def expect_job(
 
     name = getattr(obj, "_current_job_name", None)
     if name:
-        expect(name, JobContext(job_type, settings, identity, sdk_defaults, record))
+        patched = not isinstance(obj, GrantAwareMixin)
+        expect(name, JobContext(job_type, settings, identity, sdk_defaults, record, patched))
     else:
         give_back()
+
+
+def launching(obj: Any, launch: Callable[[], Any]) -> Any:
+    """Run ``fit()``/``run()``; if it fails before its request is built, withdraw the job's announcement."""
+    try:
+        return launch()
+    except BaseException:
+        abandon(getattr(obj, "_current_job_name", None))
+        raise
 
 
 def refuse_update(obj: Any, settings: Settings, rule: str, call: str, what: str) -> None:
@@ -206,16 +220,52 @@ def refuse_update(obj: Any, settings: Settings, rule: str, call: str, what: str)
         raise ConsiderationError(f"{call} refused: {message}. Nothing was updated.", rule=rule, findings=[finding])
 
 
-def tuning_context(tuner: Any) -> Optional[JobContext]:
-    """The context of a ``HyperparameterTuner`` whose estimators are grant-aware (or patched)."""
-    estimators = [tuner.estimator] if getattr(tuner, "estimator", None) is not None else []
-    estimators += list((getattr(tuner, "estimator_dict", None) or {}).values())
-    for estimator in estimators:
-        settings = settings_for(estimator)
-        if settings is not None:
-            identity = identity_for(estimator, settings)
-            return JobContext("tuning", settings, identity, frozenset(), lambda decision: _keep(tuner, decision))
-    return None
+_ORDER = {"on_violation": ("fix", "error"), "on_fallback": ("allow", "warn", "deny")}
+
+
+def strictest(all_settings: Sequence[Settings]) -> Settings:
+    """One set of settings for several estimators (a multi-algorithm tuner): the strictest of each."""
+    return Settings(
+        identity_propagation=True
+        if any(s.identity_propagation is True for s in all_settings)
+        else None
+        if any(s.identity_propagation is None for s in all_settings)
+        else False,
+        on_violation=max((s.on_violation for s in all_settings), key=_ORDER["on_violation"].index),
+        on_fallback=max((s.on_fallback for s in all_settings), key=_ORDER["on_fallback"].index),
+        pipe_mode_replacement="FastFile" if all(s.pipe_mode_replacement == "FastFile" for s in all_settings) else "File",
+        preflight_timeout=max(s.preflight_timeout for s in all_settings),
+    )
+
+
+def tuning_context(tuner: Any, estimators: Sequence[Any]) -> Optional[JobContext]:
+    """The context of a ``HyperparameterTuner`` whose estimators are grant-aware (or patched).
+
+    With several estimators, the strictest of their settings apply; TIP is on if it is on for any.
+    """
+    governed = [(est, settings_for(est)) for est in estimators]
+    governed = [(est, settings) for est, settings in governed if settings is not None]
+    if not governed:
+        return None
+    settings = strictest([s for _est, s in governed])
+    identities = [identity_for(est, s) for est, s in governed]
+    identity = next((i for i in identities if i.enabled), identities[0])
+    return JobContext("tuning", settings, identity, frozenset(), lambda decision: _keep(tuner, decision))
+
+
+def check_tuner_inputs(tuner: Any, estimators: Sequence[Any], fit: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """Before ``HyperparameterTuner.fit`` uploads any code: each governed estimator's preview, channels included."""
+    from ._estimator import training_preview
+
+    call = bind(fit, args, kwargs)
+    inputs = call.arguments.get("inputs")
+    names = list((getattr(tuner, "estimator_dict", None) or {}).keys())
+    for index, est in enumerate(estimators):
+        settings = settings_for(est)
+        if settings is None:
+            continue
+        own = inputs.get(names[index - (len(estimators) - len(names))]) if names and isinstance(inputs, dict) else inputs
+        check_preview(est, "training", settings, identity_for(est, settings), training_preview(est, own))
 
 
 def _keep(owner: Any, decision: Optional[Decision]) -> None:

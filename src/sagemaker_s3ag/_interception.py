@@ -15,6 +15,7 @@ first time a grant-aware job is prepared; ``unpatch()`` never removes them (they
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +42,7 @@ class JobContext:
         sdk_defaults: request fields the SDK filled in on its own.
         record: called with the decision, or with ``None`` when none was made (the owner keeps it
             as ``latest_decision`` and gives back what it lent the SDK).
+        patched: announced by ``patch()`` for a stock object (``unpatch()`` withdraws it).
     """
 
     job_type: JobType
@@ -48,6 +50,7 @@ class JobContext:
     identity_propagation: IdentityPropagation
     sdk_defaults: frozenset[str]
     record: Callable[[Optional[Decision]], None]
+    patched: bool = False
 
 
 _lock = threading.Lock()
@@ -73,10 +76,29 @@ def _take(name: Optional[str]) -> Optional[JobContext]:
     return found[1] if found else None
 
 
-def _launched_by_pipeline(session: Any) -> bool:
+def abandon(name: Optional[str]) -> None:
+    """Withdraw the announcement of a job whose request will not be built (its fit() failed, a tuner)."""
+    ctx = _take(name)
+    if ctx is not None:
+        ctx.record(None)
+
+
+def withdraw_patched() -> None:
+    """Withdraw every announcement ``patch()`` made (``unpatch()``: stock requests stay stock)."""
+    with _lock:
+        names = [name for name, (_at, ctx) in _expected.items() if ctx.patched]
+    for name in names:
+        abandon(name)
+
+
+_building_step: contextvars.ContextVar[bool] = contextvars.ContextVar("s3ag_building_step", default=False)
+
+
+def launched_by_pipeline(session: Any) -> bool:
+    """Whether a job is a SageMaker Pipelines step: built under a ``PipelineSession`` or by a step itself."""
     from sagemaker.workflow.pipeline_context import PipelineSession
 
-    return isinstance(session, PipelineSession)
+    return isinstance(session, PipelineSession) or _building_step.get()
 
 
 def _request_hook(job_type: JobType) -> Callable[..., Any]:
@@ -94,7 +116,7 @@ def _request_hook(job_type: JobType) -> Callable[..., Any]:
                 identity_propagation=ctx.identity_propagation,
                 sdk_defaults=ctx.sdk_defaults,
                 preflight=preflight_for(instance.boto_session, job_type, ctx.settings.preflight_timeout),
-                pipeline=_launched_by_pipeline(instance),
+                pipeline=launched_by_pipeline(instance),
             )
             announce(decision)
         finally:
@@ -104,15 +126,44 @@ def _request_hook(job_type: JobType) -> Callable[..., Any]:
     return wrapper
 
 
+def _tuner_estimators(tuner: Any) -> list[Any]:
+    found = [tuner.estimator] if getattr(tuner, "estimator", None) is not None else []
+    return found + list((getattr(tuner, "estimator_dict", None) or {}).values())
+
+
 def _tuning_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
     """After ``HyperparameterTuner._prepare_for_tuning``: a tuner of grant-aware estimators announces itself."""
     result = wrapped(*args, **kwargs)
     from ._grant_aware import tuning_context
 
-    ctx = tuning_context(instance)
+    for estimator in _tuner_estimators(instance):  # their own training requests are never built
+        abandon(getattr(estimator, "_current_job_name", None))
+    ctx = tuning_context(instance, _tuner_estimators(instance))
     if ctx is not None:
         expect(getattr(instance, "_current_job_name", None), ctx)
     return result
+
+
+def _tuner_fit_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """Before ``HyperparameterTuner.fit`` uploads anything: refuse what the estimators' channels break."""
+    from ._grant_aware import check_tuner_inputs
+
+    check_tuner_inputs(instance, _tuner_estimators(instance), wrapped, args, kwargs)
+    return wrapped(*args, **kwargs)
+
+
+def _step_hook(step_property: Any) -> property:
+    """A step's ``arguments`` property, building its request as a pipeline step."""
+
+    def arguments(step: Any) -> Any:
+        token = _building_step.set(True)
+        try:
+            return step_property.fget(step)
+        finally:
+            _building_step.reset(token)
+
+    arguments.__wrapped__ = step_property.fget  # type: ignore[attr-defined]
+    return property(arguments, doc=step_property.__doc__)
 
 
 def install() -> None:
@@ -129,4 +180,9 @@ def install() -> None:
         wrapt.wrap_function_wrapper("sagemaker.session", "Session._get_process_request", _request_hook("processing"))
         wrapt.wrap_function_wrapper("sagemaker.session", "Session._get_tuning_request", _request_hook("tuning"))
         wrapt.wrap_function_wrapper("sagemaker.tuner", "HyperparameterTuner._prepare_for_tuning", _tuning_hook)
+        wrapt.wrap_function_wrapper("sagemaker.tuner", "HyperparameterTuner.fit", _tuner_fit_hook)
+        from sagemaker.workflow import steps
+
+        for step in (steps.TrainingStep, steps.ProcessingStep):  # properties: wrapt wraps functions
+            step.arguments = _step_hook(vars(step)["arguments"])  # type: ignore[attr-defined]
         _installed = True

@@ -58,10 +58,12 @@ def _outermost(step: Callable[[Any, Settings, Any, tuple[Any, ...], dict[str, An
         settings = _stock_settings(instance)
         if settings is None or _inside.get():
             return wrapped(*args, **kwargs)
+        from ._grant_aware import launching
+
         token = _inside.set(True)
         try:
             call = step(instance, settings, wrapped, args, kwargs)
-            return wrapped(*call.args, **call.kwargs)
+            return launching(instance, lambda: wrapped(*call.args, **call.kwargs))
         finally:
             _inside.reset(token)
 
@@ -168,7 +170,10 @@ def _resolve() -> list[tuple[type, str, Wrapper]]:
     """Every target's owning class, before anything is wrapped: all or nothing."""
     resolved = []
     for module_name, path, wrapper in TARGETS:
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as err:
+            raise UnsupportedSDKError(f"{module_name} cannot be imported from this SageMaker SDK ({err}); nothing was patched") from err
         class_name, attribute = path.split(".")
         owner = getattr(module, class_name, None)
         if owner is None or attribute not in vars(owner):
@@ -213,7 +218,10 @@ def patch(**settings: Any) -> None:
 def unpatch() -> None:
     """Undo ``patch()``: the stock methods are back. Does nothing when nothing is patched."""
     global _settings
+    from ._interception import withdraw_patched
+
     with _lock:
+        withdraw_patched()
         while _applied:
             owner, attribute, ours = _applied.pop()
             if vars(owner).get(attribute) is ours:  # only if nobody wrapped it again since

@@ -36,6 +36,7 @@ from ._grant_aware import (
     check_preview,
     expect_job,
     identity_for,
+    launching,
     lend_tags,
     plan_preview,
     preview_uri,
@@ -110,7 +111,8 @@ class GrantAwareProcessingMixin(GrantAwareMixin):
         raises :class:`ConsiderationError` before any code or data is uploaded.
         """
         call = before_run(self, self.s3ag_settings, super().run, args, kwargs)  # type: ignore[misc]
-        return super().run(*call.args, **call.kwargs)  # type: ignore[misc]
+        run = super().run  # type: ignore[misc]
+        return launching(self, lambda: run(*call.args, **call.kwargs))
 
     def plan(self, *args: Any, **kwargs: Any) -> Decision:
         """What ``run()`` with these arguments would do: nothing is uploaded or created.

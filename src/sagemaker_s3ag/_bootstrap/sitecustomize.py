@@ -7,8 +7,11 @@ import sys
 
 
 def _s3ag_patch() -> None:
-    from sagemaker_s3ag._run import patch_from_environment
-
+    try:
+        from sagemaker_s3ag._run import patch_from_environment
+    except ImportError:  # an interpreter without sagemaker-s3ag: say so, and let the program run
+        sys.stderr.write(f"s3ag run: sagemaker-s3ag is not installed for {sys.executable}; nothing is patched\n")
+        return
     patch_from_environment()
 
 
