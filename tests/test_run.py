@@ -337,3 +337,56 @@ def test_run_help_shows_the_double_dash(child_env, tmp_path):
     assert "example: s3ag run --on-fallback deny -- python build_pipeline.py --upsert" in result.stdout
     for option in ("--identity-propagation", "--on-violation", "--on-fallback", "--pipe-mode-replacement", "--preflight-timeout"):
         assert option in result.stdout
+
+
+SAGEMAKER_PIPELINE = textwrap.dedent(
+    """
+    import json
+
+    from sagemaker_s3ag.testing import BUCKET, IMAGE, ROLE, AccessGrantsTable, Emulator, install_access_grants
+
+    emulator = Emulator()
+    session = emulator.start()
+    install_access_grants(
+        session.boto_session, AccessGrantsTable().grant("s3://s3ag-demo/*", "READWRITE", grantee_type="IAM")
+    )
+
+    # An existing pipeline, unchanged: stock classes only.
+    from sagemaker.estimator import Estimator
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.pipeline_context import PipelineSession
+    from sagemaker.workflow.steps import TrainingStep
+
+    pipeline_session = PipelineSession(
+        boto_session=session.boto_session, sagemaker_client=session.sagemaker_client, default_bucket=BUCKET
+    )
+    est = Estimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                    sagemaker_session=pipeline_session, input_mode="Pipe", output_path=f"s3://{BUCKET}/out/")
+    step = TrainingStep(name="Train", step_args=est.fit({"train": f"s3://{BUCKET}/train/"}))
+    pipeline = Pipeline(name="existing", steps=[step], sagemaker_session=pipeline_session)
+    print("DEFINITION " + json.dumps(json.loads(pipeline.definition())["Steps"][0]["Arguments"]))
+    """
+)
+
+
+def test_an_existing_pipeline_unchanged_gets_compliant_step_arguments(child_env, tmp_path):
+    script = tmp_path / "pipeline.py"
+    script.write_text(SAGEMAKER_PIPELINE)
+    patched = execute([*S3AG, "run", "--identity-propagation", "on", "--", sys.executable, str(script)], child_env, tmp_path)
+    assert patched.returncode == 0, patched.stderr
+    arguments = value(patched.stdout, "DEFINITION")
+    assert arguments["AlgorithmSpecification"]["TrainingInputMode"] == "File"
+    assert "DebugHookConfig" not in arguments
+    assert arguments["ProfilerConfig"] == {"DisableProfiler": True}
+    assert {t["Key"]: t["Value"] for t in arguments["Tags"] if t["Key"].startswith("s3ag:")} == {
+        "s3ag:credentials": "access-grants",  # the grant is to the IAM role: pipeline executions can use it
+        "s3ag:identity-propagation": "enabled",
+        "s3ag:adjustments": "pipe-mode debugger profiler",
+        "s3ag:launched-by": "pipeline",
+        "s3ag:version": __import__("sagemaker_s3ag").__version__,
+    }
+    stock = execute([sys.executable, str(script)], child_env, tmp_path)
+    assert stock.returncode == 0, stock.stderr
+    unchanged = value(stock.stdout, "DEFINITION")
+    assert unchanged["AlgorithmSpecification"]["TrainingInputMode"] == "Pipe"
+    assert not [t for t in unchanged.get("Tags", []) if t["Key"].startswith("s3ag:")]
