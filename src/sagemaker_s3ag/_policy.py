@@ -19,7 +19,12 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _ROLE_NAME = re.compile(r"^[\w+=,.@/-]{1,512}$")
 
 
-def _partition(region: str) -> str:
+def _checked_partition(region: str, account_id: str) -> str:
+    """The partition of ``region``, once the Region and account id are known to be well formed."""
+    if not _REGION.match(region or ""):
+        raise ValueError(f"{region!r} is not an AWS Region name such as 'us-east-1'")
+    if not _ACCOUNT.match(account_id or ""):
+        raise ValueError(f"{account_id!r} is not a 12-digit AWS account id")
     from botocore.session import Session
 
     return Session().get_partition_for_region(region) or "aws"
@@ -49,11 +54,7 @@ def execution_role_policy(region: str, account_id: str, grants_role: str) -> dic
     Raises:
         ValueError: a malformed Region, account id or role.
     """
-    if not _REGION.match(region or ""):
-        raise ValueError(f"{region!r} is not an AWS Region name such as 'us-east-1'")
-    if not _ACCOUNT.match(account_id or ""):
-        raise ValueError(f"{account_id!r} is not a 12-digit AWS account id")
-    partition = _partition(region)
+    partition = _checked_partition(region, account_id)
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -80,11 +81,7 @@ def access_grants_trust_policy(region: str, account_id: str) -> dict[str, Any]:
     (``sts:SetContext``, for directory users and groups, i.e. TIP) and the source identity
     (``sts:SetSourceIdentity``, for IAM principals), for this account's instance only.
     """
-    if not _REGION.match(region or ""):
-        raise ValueError(f"{region!r} is not an AWS Region name such as 'us-east-1'")
-    if not _ACCOUNT.match(account_id or ""):
-        raise ValueError(f"{account_id!r} is not a 12-digit AWS account id")
-    partition = _partition(region)
+    partition = _checked_partition(region, account_id)
     return {
         "Version": "2012-10-17",
         "Statement": [
