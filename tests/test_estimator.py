@@ -218,7 +218,7 @@ def test_pipe_mode_refused_with_on_violation_error(session, grant_warnings):
     assert err.value.rule == "pipe-mode"
     assert [f.where for f in err.value.findings] == ["AlgorithmSpecification.TrainingInputMode"]
     assert created_jobs(session)["training"] == []
-    assert est.latest_decision is None
+    assert est.latest_decision.refused and est.latest_decision.tags == ()  # the refusal, not an earlier job
 
 
 # --------------------------------------------------------------------------- 3. explicit Debugger / Profiler / remote debug
@@ -289,7 +289,7 @@ def test_explicit_feature_is_refused_before_anything_with_on_violation_error(ses
     assert err.value.findings[0].where == field
     assert created_jobs(session)["training"] == []
     assert [op for op, _ in calls if op == "CreateTrainingJob"] == []
-    assert est.latest_decision is None
+    assert est.latest_decision.refused and est.latest_decision.tags == ()  # the refusal, not an earlier job
 
 
 def test_refusal_creates_no_default_bucket(session):

@@ -96,7 +96,7 @@ def test_pipe_mode_refused_before_code_upload(session, tmp_path, framework, call
     assert uploaded_keys(session) == []
     assert created_jobs(session)["training"] == []
     assert creates(calls) == []
-    assert est.latest_decision is None
+    assert est.latest_decision.refused and est.latest_decision.tags == ()  # the refusal, not an earlier job
 
 
 def test_pipe_mode_fixed_with_one_warning(session, tmp_path, framework, grant_warnings):

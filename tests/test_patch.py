@@ -261,7 +261,7 @@ def test_stock_framework_estimator_error_mode_refuses_before_any_upload(session,
     assert uploaded_keys(session) == []
     assert created_jobs(session) == {"training": [], "processing": []}
     assert creates(calls) == []
-    assert "latest_decision" not in vars(est)
+    assert est.latest_decision.refused and est.latest_decision.tags == ()  # the refusal itself
     assert ours(grant_warnings) == []
 
     # The same call in fix mode does upload: the empty bucket above means something.
@@ -316,7 +316,7 @@ def test_on_fallback_deny_refuses_a_stock_estimator_before_anything(session, acc
     assert "on_fallback='deny'" in str(err)
     assert creates(calls) == []
     assert created_jobs(session) == {"training": [], "processing": []}
-    assert "latest_decision" not in vars(est)
+    assert est.latest_decision.refused and est.latest_decision.tags == ()  # the refusal itself
 
 
 def test_on_fallback_deny_refuses_a_stock_processor_before_anything(session, access_grants):
@@ -469,7 +469,7 @@ def test_stock_processor_dataset_definition_is_refused_before_any_upload(session
     assert "Athena DatasetDefinition" in str(info.value)
     assert uploaded_keys(session) == []
     assert created_jobs(session) == {"training": [], "processing": []}
-    assert "latest_decision" not in vars(proc)
+    assert proc.latest_decision.refused and proc.latest_decision.tags == ()  # the refusal itself
     assert ours(grant_warnings) == []
 
 
@@ -777,7 +777,7 @@ def test_missing_target_module_is_an_unsupported_sdk_error(monkeypatch):
     [
         ({"on_violation": "nope"}, ValueError, "on_violation must be one of 'fix', 'error', not 'nope'"),
         ({"on_fallback": "sometimes"}, ValueError, "on_fallback must be one of 'allow', 'warn', 'deny', not 'sometimes'"),
-        ({"preflight_timeout": 0}, ValueError, "preflight_timeout must be a positive number of seconds, not 0"),
+        ({"preflight_timeout": 0}, ValueError, "preflight_timeout must be a number of seconds above 0 and at most 600, not 0"),
         ({"identity_propagation": "yes"}, ValueError, "identity_propagation must be one of True, False, None, not 'yes'"),
         ({"no_such_setting": 1}, TypeError, "no_such_setting"),
     ],
@@ -817,3 +817,14 @@ def test_unpatch_leaves_no_pending_job_to_rewrite_a_later_stock_request(session,
     assert request["AlgorithmSpecification"]["TrainingInputMode"] == "Pipe"
     assert "Tags" not in request
     assert ours(grant_warnings) == []
+
+
+def test_patched_blocks_may_end_in_any_order():
+    first = patched(on_violation="fix", identity_propagation=True)
+    second = patched(on_violation="error", identity_propagation=True)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # a thread's block ends while another's is still open
+    assert is_patched() and _patch.patch_settings().on_violation == "error"
+    second.__exit__(None, None, None)
+    assert_nothing_patched()

@@ -441,7 +441,7 @@ def test_on_violation_error_refuses_pipe_when_the_step_is_defined(flavour, ps, s
     ]
     assert uploaded_keys(session) == []
     assert creates(calls) == []
-    assert getattr(est, "latest_decision", None) is None
+    assert est.latest_decision.refused and est.latest_decision.tags == ()  # the refusal itself
 
 
 def test_on_violation_error_refuses_before_the_framework_code_is_uploaded(flavour, ps, session, tmp_path, grant_warnings):

@@ -101,3 +101,21 @@ def test_concurrent_jobs_share_one_lookup_per_location(server, table):
     assert [r[0].outcome for r in results] == ["granted"] * 4
     targets = [params["Target"] for op, params in table.calls if op == "GetDataAccess"]
     assert targets.count("s3://data/train/*") == 1
+
+
+def test_clearing_the_cache_during_a_lookup_keeps_its_answer_out_of_the_cache(server, table):
+    server.latency = 0.3
+    resolver = AccessGrantsResolver()
+    session = new_boto_session()
+    resolve(S3Location("warm", "READ", "s3://data/warm/"), resolver=resolver, session=session)
+    looking = threading.Thread(target=resolve, args=(TRAIN,), kwargs={"resolver": resolver, "session": session})
+    looking.start()
+    deadline = time.monotonic() + 10
+    while not resolver._inflight and time.monotonic() < deadline:  # GetDataAccess for TRAIN is on the wire
+        time.sleep(0.005)
+    assert resolver._inflight
+    resolver.clear(clients=False)  # e.g. clear_caches() right after a grant was revoked
+    looking.join()
+    before = table.counts["GetDataAccess"]
+    resolve(TRAIN, resolver=resolver, session=session)
+    assert table.counts["GetDataAccess"] == before + 1  # asked again: the answer in flight was not kept

@@ -222,7 +222,7 @@ def local_input(local_dir: Path) -> ProcessingInput:
 def assert_nothing_sent(session, proc) -> None:
     assert uploaded_keys(session) == []
     assert created_jobs(session)["processing"] == []
-    assert proc.latest_decision is None
+    assert proc.latest_decision.refused and proc.latest_decision.tags == ()  # the refusal, not an earlier job
 
 
 # --------------------------------------------------------------------------- 1. Pipe -> File

@@ -71,6 +71,8 @@ GOOD = [
     "s3://MyLegacyBucket/Data",
     "s3://my.dotted-bucket_1/a/b=c/d+e@f",
     "s3://bucket/prefix/ünïcode/ключ",
+    "s3://bucket/my key",  # S3 keys may hold spaces, and so may SageMaker's S3Uri
+    "s3://bucket/key ",
 ]
 BAD = [
     "s3:/bucket/key",
@@ -81,8 +83,6 @@ BAD = [
     "S3://bucket/key",
     "bucket/key",
     "/local/path",
-    "s3://bucket/my key",
-    "s3://bucket/key ",
     " s3://bucket/key",
     "s3://bucket\t/key",
     "s3://bucket:443/key",
@@ -149,7 +149,7 @@ def test_malformed_checkpoint_is_refused():
 
 
 def test_every_malformed_location_is_listed_in_order():
-    err = refusal(training("s3://", output="out", checkpoint="s3://bucket/a b"))
+    err = refusal(training("s3://", output="out", checkpoint="s3://bucket/a\tb"))
     assert [f.where for f in err.findings] == [CHANNEL_URI, "OutputDataConfig.S3OutputPath", "CheckpointConfig.S3Uri"]
     assert "(3 problems;" in str(err)
 

@@ -310,7 +310,7 @@ def test_an_interpreter_without_sagemaker_s3ag_still_runs_the_existing_sitecusto
         (["--on-violation", "error"], "s3ag: error: nothing to run: give a command after --, e.g. s3ag run -- python train.py\n"),
         (["--", "s3ag-no-such-command", "x"], "s3ag: error: 's3ag-no-such-command': command not found\n"),
         (["--preflight-timeout", "0", "--", "python", "-c", "pass"],
-         "s3ag: error: preflight_timeout must be a positive number of seconds, not 0.0\n"),
+         "s3ag: error: preflight_timeout must be a number of seconds above 0 and at most 600, not 0.0\n"),
     ],
     ids=["no-command", "only-dashes", "settings-only", "missing-command", "bad-setting"],
 )

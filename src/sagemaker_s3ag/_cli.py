@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Optional, TextIO
 
+from ._decision import CREDENTIALS
 from ._rules import RULES
 from ._version import __version__
 
@@ -306,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("--since", default="7d", help="how far back: 30m, 12h, 7d, 2w (default: 7d)")
     jobs.add_argument(
         "--credentials",
-        choices=("access-grants", "iam-role", "mixed", "unknown"),
+        choices=CREDENTIALS,
         help="only jobs recorded with these credentials",
     )
     jobs.add_argument("--region", help="Region (default: your configured Region)")
@@ -330,15 +331,14 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> 
     """Entry point of the ``s3ag`` console script."""
     args = build_parser().parse_args(argv)
     stream = out or sys.stdout
-    _quiet_sdk()
+    if args.handler is not _run:  # `s3ag run` hands its environment to the program unchanged
+        _quiet_sdk()
     try:
         return int(args.handler(args, stream))
     except Exception as err:  # a CLI answers with a sentence, not a traceback
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
         from ._errors import SageMakerS3agError
-
-        from botocore.exceptions import NoCredentialsError, NoRegionError
 
         if isinstance(err, NoRegionError):
             sys.stderr.write("s3ag: error: no AWS Region: pass --region or set AWS_DEFAULT_REGION\n")

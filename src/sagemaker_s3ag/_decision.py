@@ -28,7 +28,7 @@ from ._version import __version__
 
 logger = logging.getLogger(__name__)
 
-CREDENTIALS = ("access-grants", "iam-role", "mixed", "unknown")
+CREDENTIALS = ("access-grants", "iam-role", "mixed", "unknown")  # the values of s3ag:credentials
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Decision:
             f"  adjustments:          {' '.join(self.adjustments) or 'none'}",
         ]
         if self.refused:
-            lines.append("  REFUSED: this job would not be sent (fit()/run() raise ConsiderationError)")
+            lines.append("  REFUSED: this job is not sent (fit()/run() raise ConsiderationError)")
         if self.findings:
             lines.append("  findings:")
             lines.extend(
@@ -238,16 +238,22 @@ def plan(
         )[1]
         return replace(decision, planned=True)
     except ConsiderationError as err:
-        return Decision(
-            job_type=job_type,
-            job_name=job_name(request, job_type),
-            identity_propagation=identity_propagation,
-            findings=err.findings,
-            credentials="unknown",
-            record={},
-            refused=True,
-            planned=True,
-        )
+        return replace(refused_decision(request, job_type, identity_propagation, err), planned=True)
+
+
+def refused_decision(
+    request: Mapping[str, Any], job_type: JobType, identity_propagation: IdentityPropagation, err: ConsiderationError
+) -> Decision:
+    """The decision for a job the rules (or ``on_fallback="deny"``) refused: nothing was sent."""
+    return Decision(
+        job_type=job_type,
+        job_name=job_name(request, job_type),
+        identity_propagation=identity_propagation,
+        findings=err.findings,
+        credentials="unknown",
+        record={},
+        refused=True,
+    )
 
 
 def announce(decision: Decision) -> None:

@@ -105,7 +105,8 @@ def run_demo(out: TextIO, region: str = "us-east-1") -> int:
                 logs=False,
             ),
         )
-        out.write(f"{proc.latest_decision}\n")
+        processed = proc.latest_decision
+        out.write(f"{processed}\n")
 
         athena = DatasetDefinition(
             local_path="/opt/ml/processing/athena",
@@ -164,7 +165,8 @@ def run_demo(out: TextIO, region: str = "us-east-1") -> int:
         and nothing_created
         and "pipe-mode" in est.latest_decision.adjustments
         and est.latest_decision.credentials == "mixed"
-        and proc.latest_decision.credentials == "access-grants"
+        and processed.credentials == "access-grants"
+        and proc.latest_decision.refused  # the DatasetDefinition job's decision, not the one before
     )
     out.write("\nDemo finished: every step behaved as documented.\n" if ok else "\nDemo FAILED.\n")
     return 0 if ok else 1

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Optional
 
 from ._errors import JobRecordNotFound
-from ._preflight import LocationOutcome, preflight_for
+from ._preflight import LocationOutcome, as_pipeline_execution, preflight_for
 from ._tags import record_from_tags
 
 _NOT_FOUND = ("ValidationException", "ResourceNotFound", "ResourceNotFoundException")
@@ -149,15 +149,18 @@ def describe_job(
     for page in client.get_paginator("list_tags").paginate(ResourceArn=arn):
         tags.extend(page.get("Tags", ()))
     outcomes: tuple[LocationOutcome, ...] = ()
+    record = record_from_tags(tags)
     if locations:
         # A Describe* answer has the same shapes as the Create* request it came from.
         outcomes = preflight_for(sagemaker_session.boto_session, job_type, timeout)(description)  # type: ignore[arg-type]
+        if record.get("s3ag:launched-by") == "pipeline":  # as its pipeline execution meets them
+            outcomes = as_pipeline_execution(outcomes)
     return JobRecord(
         job_name,
         job_type,
         arn,
         description.get(status_key),
-        record_from_tags(tags),
+        record,
         outcomes,
         created=description.get("CreationTime"),
     )

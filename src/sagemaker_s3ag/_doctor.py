@@ -17,7 +17,7 @@ from typing import Any, Literal, Optional
 
 from ._identity_propagation import detect_identity_propagation, studio_metadata
 from ._policy import role_arn as role_arn_for
-from ._preflight import AccessGrantsResolver
+from ._preflight import RESOLVER
 from ._request import parse_s3_uri
 from ._rules import S3Location
 
@@ -70,7 +70,7 @@ def _simulate(iam: Any, role_arn: str, actions: Sequence[str], resources: Sequen
     return allowed
 
 
-def _instance_checks(s3control: Any, account: str, region: str) -> tuple[list[Check], Optional[str]]:
+def _instance_checks(s3control: Any, account: str, region: str, partition: str) -> tuple[list[Check], Optional[str]]:
     try:
         found = s3control.get_access_grants_instance(AccountId=account)
     except Exception as err:
@@ -87,7 +87,7 @@ def _instance_checks(s3control: Any, account: str, region: str) -> tuple[list[Ch
                 Check("IAM Identity Center", "could not check", "no Access Grants instance", True),
             ], None
         return [Check("Access Grants instance", "could not check", f"failed: {err}", True)], None
-    arn = found.get("AccessGrantsInstanceArn") or f"arn:aws:s3:{region}:{account}:access-grants/default"
+    arn = found.get("AccessGrantsInstanceArn") or f"arn:{partition}:s3:{region}:{account}:access-grants/default"
     checks = [Check("Access Grants instance", "ok", arn, True)]
     center = found.get("IdentityCenterArn") or found.get("IdentityCenterInstanceArn")
     if center:
@@ -118,7 +118,7 @@ def _role_checks(iam: Any, role_arn: Optional[str], instance_arn: str, grants_ro
     return checks
 
 
-def _residual_checks(iam: Any, role_arn: Optional[str], prefixes: Iterable[str]) -> list[Check]:
+def _residual_checks(iam: Any, role_arn: Optional[str], prefixes: Iterable[str], partition: str) -> list[Check]:
     checks = []
     for prefix in prefixes:
         name = f"residual S3 access to {prefix}"
@@ -126,10 +126,10 @@ def _residual_checks(iam: Any, role_arn: Optional[str], prefixes: Iterable[str])
             checks.append(Check(name, "could not check", "no execution role: pass --role ARN"))
             continue
         bucket, key = parse_s3_uri(prefix)
-        objects = f"arn:aws:s3:::{bucket}/{key}*"
+        objects = f"arn:{partition}:s3:::{bucket}/{key}*"
         try:
             allowed = _simulate(iam, role_arn, ["s3:GetObject", "s3:PutObject"], [objects])
-            allowed.update(_simulate(iam, role_arn, ["s3:ListBucket"], [f"arn:aws:s3:::{bucket}"]))
+            allowed.update(_simulate(iam, role_arn, ["s3:ListBucket"], [f"arn:{partition}:s3:::{bucket}"]))
         except Exception as err:
             reason = "not allowed to call iam:SimulatePrincipalPolicy" if _denied(err) else f"failed: {err}"
             checks.append(Check(name, "could not check", reason))
@@ -146,7 +146,7 @@ def _residual_checks(iam: Any, role_arn: Optional[str], prefixes: Iterable[str])
 def _grant_checks(boto_session: Any, prefixes: Sequence[str], timeout: float) -> list[Check]:
     if not prefixes:
         return []
-    outcomes = AccessGrantsResolver().resolve(
+    outcomes = RESOLVER.resolve(
         boto_session,
         [S3Location(prefix, "READ", prefix) for prefix in prefixes],
         timeout=timeout,
@@ -204,14 +204,15 @@ def doctor(
         except Exception as err:
             checks.append(Check("caller", "could not check", f"GetCallerIdentity failed: {err}", True))
             return checks
+    partition = boto_session.get_partition_for_region(region) or "aws"
     if grants_role:
-        grants_role = role_arn_for(grants_role, account_id, boto_session.get_partition_for_region(region) or "aws")
-    instance_checks, instance_arn = _instance_checks(boto_session.client("s3control"), account_id, region)
+        grants_role = role_arn_for(grants_role, account_id, partition)
+    instance_checks, instance_arn = _instance_checks(boto_session.client("s3control"), account_id, region, partition)
     checks.extend(instance_checks)
     iam = boto_session.client("iam")
     checks.extend(
-        _role_checks(iam, role_arn, instance_arn or f"arn:aws:s3:{region}:{account_id}:access-grants/default", grants_role)
+        _role_checks(iam, role_arn, instance_arn or f"arn:{partition}:s3:{region}:{account_id}:access-grants/default", grants_role)
     )
-    checks.extend(_residual_checks(iam, role_arn, prefixes))
+    checks.extend(_residual_checks(iam, role_arn, prefixes, partition))
     checks.extend(_grant_checks(boto_session, prefixes, timeout))
     return checks

@@ -75,7 +75,7 @@ def training_preview(est: Any, inputs: Any = None, job_name: Optional[str] = Non
     session = est.sagemaker_session
     # Where _prepare_for_training will put it, if the default bucket is known without creating it
     # (default_bucket() may call CreateBucket); otherwise the final request is checked.
-    bucket = getattr(session, "_default_bucket", None)
+    bucket = getattr(session, "_default_bucket", None) or getattr(session, "_default_bucket_name_override", None)
     if output_path is None and bucket and not getattr(session, "local_mode", False):
         output_path = s3_path_join("s3://", bucket, session.default_bucket_prefix, with_end_slash=True)
     if output_path:
@@ -168,8 +168,6 @@ def prepare_for_training(est: Any, settings: Settings, prepare: Callable[[], Any
 class GrantAwareTrainingMixin(GrantAwareMixin):
     """Grant-aware ``fit()`` for any ``EstimatorBase`` subclass."""
 
-    _s3ag_job_type = "training"
-
     def fit(self, *args: Any, **kwargs: Any) -> Any:
         """Launch the training job like the stock ``fit()``, with the S3 Access Grants rules applied.
 
@@ -191,7 +189,9 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
         call = bind(super().fit, args, kwargs)  # type: ignore[misc]
         settings = self.s3ag_settings
         identity = identity_for(self, settings)
+        base = self.base_job_name  # type: ignore[attr-defined]
         name = call.arguments.get("job_name") or self._get_or_create_name()  # type: ignore[attr-defined]
+        self.base_job_name = base  # _get_or_create_name() fills it in; a plan names nothing for good
         preview = training_preview(self, _inputs(call), name)
         defaults = _planned_defaults(self, preview)
         return plan_preview(self, "training", settings, identity, preview, defaults)

@@ -23,13 +23,13 @@ import copy
 import inspect
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, Optional, TypeVar
+from typing import Any, Optional, TypeVar
 
-from ._decision import Decision, decide, plan
+from ._decision import Decision, decide, plan, refused_decision
 from ._errors import ConsiderationError
 from ._findings import Finding
 from ._identity_propagation import IdentityPropagation, detect_identity_propagation
-from ._interception import JobContext, abandon, expect, launched_by_pipeline
+from ._interception import JobContext, abandon, expect, install, launched_by_pipeline
 from ._preflight import preflight_for
 from ._request import JobType, looks_like_s3
 from ._settings import Settings
@@ -45,7 +45,6 @@ class GrantAwareMixin:
         latest_decision: the :class:`Decision` for the last job it built, or ``None``.
     """
 
-    _s3ag_job_type: ClassVar[JobType]
     s3ag_settings: Settings
     latest_decision: Optional[Decision]
 
@@ -66,6 +65,7 @@ class GrantAwareMixin:
             pipe_mode_replacement=pipe_mode_replacement,  # type: ignore[arg-type]
             preflight_timeout=preflight_timeout,
         )
+        install()  # the SDK hooks must be in place before the first step or tuner uses this object
         super().__init__(*args, **kwargs)
         self.s3ag_settings = settings
         self.latest_decision = None
@@ -106,7 +106,7 @@ def plan_preview(
     session = getattr(obj, "sagemaker_session", None)
     boto_session = getattr(session, "boto_session", None)
     return plan(
-        preview if identity.enabled else {**preview, "Tags": list(getattr(obj, "tags", None) or ())},
+        {**preview, "Tags": list(getattr(obj, "tags", None) or ())},
         job_type,
         settings=settings,
         identity_propagation=identity,
@@ -126,14 +126,18 @@ def check_preview(obj: Any, job_type: JobType, settings: Settings, identity: Ide
         return
     session = getattr(obj, "sagemaker_session", None)
     boto_session = getattr(session, "boto_session", None)
-    decide(
-        preview,
-        job_type,
-        settings=settings,
-        identity_propagation=identity,
-        preflight=preflight_for(boto_session, job_type, settings.preflight_timeout) if boto_session else None,
-        pipeline=launched_by_pipeline(session),
-    )
+    try:
+        decide(
+            preview,
+            job_type,
+            settings=settings,
+            identity_propagation=identity,
+            preflight=preflight_for(boto_session, job_type, settings.preflight_timeout) if boto_session else None,
+            pipeline=launched_by_pipeline(session),
+        )
+    except ConsiderationError as err:
+        obj.latest_decision = refused_decision(preview, job_type, identity, err)  # not the previous job's
+        raise
 
 
 def before_launch(

@@ -4,7 +4,7 @@ Decided in this order, first answer wins:
 
 1. the ``identity_propagation=`` setting (``True`` / ``False``);
 2. ``TRUSTED_IDENTITY_PROPAGATION_ENABLED``, then ``TRUSTED_IDENTITY_PROPOGATION_ENABLED`` (the spelling
-   Studio itself exports): ``true/1/yes/enabled`` or ``false/0/no/disabled``, any case;
+   Studio itself exports): ``true/1/yes/enabled/on`` or ``false/0/no/disabled/off``, any case;
 3. the Studio metadata file (``/opt/ml/metadata/resource-metadata.json``) names a domain, and
    ``DescribeDomain`` says ``TrustedIdentityPropagationSettings.Status`` (cached per domain);
 4. otherwise off.
@@ -105,8 +105,8 @@ def _from_environment() -> Optional[IdentityPropagation]:
         if value in _FALSE:
             return IdentityPropagation(False, f"environment {name}")
         warn(
-            f"[s3ag:identity-propagation] {name}={raw!r} is neither true/1/yes/enabled nor "
-            "false/0/no/disabled; ignored"
+            f"[s3ag:identity-propagation] {name}={raw!r} is neither true/1/yes/enabled/on nor "
+            "false/0/no/disabled/off; ignored"
         )
     return None
 
@@ -149,7 +149,10 @@ def _from_domain(domain: str, sagemaker_client: Any) -> IdentityPropagation:
                 f"propagation on: the session {reason}. Treating it as off. Say it yourself with "
                 "identity_propagation=True (or set TRUSTED_IDENTITY_PROPAGATION_ENABLED=true)."
             )
-        return IdentityPropagation(False, f"domain {domain}: DescribeDomain {code or 'failed'}, assumed off")
+        refused = IdentityPropagation(False, f"domain {domain}: DescribeDomain {code or 'failed'}, assumed off")
+        if "AccessDenied" in code:
+            _domains.put(key, refused)  # asking again each fit() would be refused again
+        return refused
     status = (
         (response.get("DomainSettings") or {}).get("TrustedIdentityPropagationSettings") or {}
     ).get("Status")

@@ -65,9 +65,11 @@ def expect(name: Optional[str], ctx: JobContext) -> None:
     install()
     now = time.monotonic()
     with _lock:
-        for stale in [k for k, (at, _) in _expected.items() if now - at > STALE_SECONDS]:
-            del _expected[stale]
+        replaced = [k for k, (at, _) in _expected.items() if now - at > STALE_SECONDS or k == name]
+        dropped = [_expected.pop(k)[1] for k in replaced]
         _expected[name] = (now, ctx)
+    for old in dropped:  # a job named again (tuner estimators share the tuning job's name) or never built
+        old.record(None)
 
 
 def _take(name: Optional[str]) -> Optional[JobContext]:
@@ -166,23 +168,55 @@ def _step_hook(step_property: Any) -> property:
     return property(arguments, doc=step_property.__doc__)
 
 
+_HOOKS: tuple[tuple[str, str, str], ...] = (  # (module, Class.method, hook name)
+    ("sagemaker.session", "Session._get_train_request", "training"),
+    ("sagemaker.session", "Session._get_process_request", "processing"),
+    ("sagemaker.session", "Session._get_tuning_request", "tuning"),
+    ("sagemaker.tuner", "HyperparameterTuner._prepare_for_tuning", "prepare-tuning"),
+    ("sagemaker.tuner", "HyperparameterTuner.fit", "tuner-fit"),
+    ("sagemaker.workflow.steps", "TrainingStep.arguments", "step"),
+    ("sagemaker.workflow.steps", "ProcessingStep.arguments", "step"),
+)
+
+
 def install() -> None:
-    """Wrap the SDK's request builders once per process (thread-safe, idempotent)."""
+    """Wrap the SDK's request builders once per process (thread-safe, idempotent, all or nothing).
+
+    Raises:
+        UnsupportedSDKError: the installed SDK lacks one of them; nothing was wrapped.
+    """
     global _installed
     if _installed:
         return
     with _lock:
         if _installed:
             return
+        import importlib
+
         import wrapt
 
-        wrapt.wrap_function_wrapper("sagemaker.session", "Session._get_train_request", _request_hook("training"))
-        wrapt.wrap_function_wrapper("sagemaker.session", "Session._get_process_request", _request_hook("processing"))
-        wrapt.wrap_function_wrapper("sagemaker.session", "Session._get_tuning_request", _request_hook("tuning"))
-        wrapt.wrap_function_wrapper("sagemaker.tuner", "HyperparameterTuner._prepare_for_tuning", _tuning_hook)
-        wrapt.wrap_function_wrapper("sagemaker.tuner", "HyperparameterTuner.fit", _tuner_fit_hook)
-        from sagemaker.workflow import steps
+        from ._errors import UnsupportedSDKError
 
-        for step in (steps.TrainingStep, steps.ProcessingStep):  # properties: wrapt wraps functions
-            step.arguments = _step_hook(vars(step)["arguments"])  # type: ignore[attr-defined]
+        owners = []
+        for module_name, path, kind in _HOOKS:
+            class_name, attribute = path.split(".")
+            try:
+                owner = getattr(importlib.import_module(module_name), class_name)
+            except (ImportError, AttributeError) as err:
+                raise UnsupportedSDKError(f"{module_name}.{class_name} is missing from this SageMaker SDK ({err})") from err
+            if attribute not in vars(owner):
+                raise UnsupportedSDKError(f"{module_name}.{path} is missing from this SageMaker SDK")
+            owners.append((owner, attribute, kind))
+        hooks: dict[str, Callable[..., Any]] = {
+            "training": _request_hook("training"),
+            "processing": _request_hook("processing"),
+            "tuning": _request_hook("tuning"),
+            "prepare-tuning": _tuning_hook,
+            "tuner-fit": _tuner_fit_hook,
+        }
+        for owner, attribute, kind in owners:
+            if kind == "step":  # a property: wrapt wraps functions
+                setattr(owner, attribute, _step_hook(vars(owner)[attribute]))
+            else:
+                wrapt.wrap_function_wrapper(owner, attribute, hooks[kind])
         _installed = True

@@ -216,11 +216,16 @@ def patch(**settings: Any) -> None:
 
 
 def unpatch() -> None:
-    """Undo ``patch()``: the stock methods are back. Does nothing when nothing is patched."""
-    global _settings
+    """Undo ``patch()``: the stock methods are back. Does nothing when nothing is patched.
+
+    Open ``patched()`` blocks end with it: when they exit, nothing is patched again.
+    """
+    global _settings, _outside
     from ._interception import withdraw_patched
 
     with _lock:
+        _blocks.clear()
+        _outside = None
         withdraw_patched()
         while _applied:
             owner, attribute, ours = _applied.pop()
@@ -231,21 +236,38 @@ def unpatch() -> None:
         _settings = None
 
 
+_blocks: list[tuple[object, Settings]] = []  # open patched() blocks, oldest first
+_outside: Optional[Settings] = None  # what was in effect before the oldest open block
+
+
 @contextlib.contextmanager
 def patched(**settings: Any) -> Iterator[None]:
     """``patch(**settings)`` for the block, then back to how it was (patched or not, old settings)::
 
-    with sagemaker_s3ag.patched(on_fallback="deny"):
-        est.fit(...)
+        with sagemaker_s3ag.patched(on_fallback="deny"):
+            est.fit(...)
+
+    The patch is process-wide: other threads see it while the block runs. Blocks may end in any
+    order (threads): the newest open block's settings apply, and when the last one ends the state
+    from before the first one is back.
     """
+    global _outside
+    token = object()
     with _lock:
+        chosen = Settings(**settings)
         before = _settings
-        patch(**settings)
+        patch(**vars(chosen))
+        if not _blocks:
+            _outside = before
+        _blocks.append((token, chosen))
     try:
         yield
     finally:
         with _lock:
-            if before is None:
+            _blocks[:] = [(t, s) for t, s in _blocks if t is not token]
+            if _blocks:
+                patch(**vars(_blocks[-1][1]))
+            elif _outside is None:
                 unpatch()
             else:
-                patch(**vars(before))
+                patch(**vars(_outside))

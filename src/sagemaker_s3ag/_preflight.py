@@ -214,6 +214,7 @@ class AccessGrantsResolver:
         self._pool: Optional[ThreadPoolExecutor] = None
         self._cache: dict[Hashable, tuple[float, Any]] = {}
         self._inflight: dict[Hashable, Future[Any]] = {}
+        self._generation = 0  # bumped by clear(): answers still in flight then are not cached
         self._callers: weakref.WeakKeyDictionary[Any, _Caller] = weakref.WeakKeyDictionary()
         self._clients: weakref.WeakKeyDictionary[Any, dict[tuple[str, float], Any]] = weakref.WeakKeyDictionary()
 
@@ -270,7 +271,9 @@ class AccessGrantsResolver:
     def clear(self, *, clients: bool = True) -> None:
         """Forget every cached answer and caller identity, and (unless ``clients=False``) the clients."""
         with self._lock:
+            self._generation += 1
             self._cache.clear()
+            self._inflight.clear()
             self._callers = weakref.WeakKeyDictionary()
             if clients:
                 self._clients = weakref.WeakKeyDictionary()
@@ -286,13 +289,14 @@ class AccessGrantsResolver:
         audit_context: str,
     ) -> dict[tuple[str, str], Resolution]:
         late = Resolution("unknown", f"no answer within the {timeout:g} s preflight budget")
+        region = getattr(boto_session, "region_name", None)
         answers: dict[tuple[str, str], Resolution] = {}
         with self._lock:  # the warm path: every answer cached, no future, no thread
             known = self._callers.get(boto_session)
             if known is not None:
                 now = self._clock()
                 for key, (target, permission) in list(pending.items()):
-                    cached = self._cache.get(("access", known.arn, target, permission))
+                    cached = self._cache.get(("access", region, known.arn, target, permission))
                     if cached is not None and cached[0] > now:
                         answers[key] = _plain(cached[1])
                         del pending[key]
@@ -310,7 +314,7 @@ class AccessGrantsResolver:
         buckets = {parse_s3_uri(target)[0] for target, _ in pending.values()}
         owners = {
             bucket: self._single_flight(
-                ("owner", caller.account, bucket),
+                ("owner", region, caller.account, bucket),
                 lambda b=bucket: self._owner(boto_session, timeout, caller, b),
                 self._ttl,
             )
@@ -335,14 +339,14 @@ class AccessGrantsResolver:
 
         def ask(target: str, permission: str, owner: str) -> Future[Any]:
             return self._single_flight(
-                ("access", caller.arn, target, permission),
+                ("access", region, caller.arn, target, permission),
                 lambda: self._data_access(boto_session, timeout, owner, target, permission, audit_context),
                 self._ttl,
             )
 
         groups: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
         for key, (target, permission, owner) in ready.items():
-            if not self._is_cached(("access", caller.arn, target, permission)):
+            if not self._is_cached(("access", region, caller.arn, target, permission)):
                 groups.setdefault((owner, parse_s3_uri(target)[0], permission), []).append(key)
         probes = {}
         for (owner, _bucket, permission), keys in groups.items():
@@ -355,7 +359,9 @@ class AccessGrantsResolver:
                 for key in keys:
                     answers[key] = future.result()
                     target = ready.pop(key)[0]
-                    self._copy_cached(("access", caller.arn, common, permission), ("access", caller.arn, target, permission))
+                    self._copy_cached(
+                        ("access", region, caller.arn, common, permission), ("access", region, caller.arn, target, permission)
+                    )
 
         lookups = {key: ask(*ready[key]) for key in ready}
         wait(lookups.values(), timeout=max(deadline - self._clock(), 0))
@@ -371,6 +377,9 @@ class AccessGrantsResolver:
             ready.set_result(known)
             return ready
 
+        with self._lock:
+            generation = self._generation
+
         def ask() -> Any:
             try:
                 identity = self._client(boto_session, "sts", timeout).get_caller_identity()
@@ -379,7 +388,8 @@ class AccessGrantsResolver:
                 return Resolution("unknown", f"could not identify the caller: {found.reason}")
             caller = _Caller(identity["Account"], identity["Arn"])
             with self._lock:
-                self._callers[boto_session] = caller
+                if generation == self._generation:
+                    self._callers[boto_session] = caller
             return caller
 
         return self._single_flight(("caller", id(boto_session)), ask, lambda _v: 0.0)
@@ -466,6 +476,7 @@ class AccessGrantsResolver:
                 self._pool = ThreadPoolExecutor(self._max_workers, thread_name_prefix="s3ag-preflight")
             outer: Future[Any] = Future()
             self._inflight[key] = outer
+            generation = self._generation
 
         def run() -> None:
             try:
@@ -475,8 +486,9 @@ class AccessGrantsResolver:
                 logger.debug("preflight step failed", exc_info=True)
             seconds = ttl(value)
             with self._lock:
-                self._inflight.pop(key, None)
-                if seconds > 0:
+                if self._inflight.get(key) is outer:
+                    del self._inflight[key]
+                if seconds > 0 and generation == self._generation:
                     self._cache[key] = (self._clock() + seconds, value)
             outer.set_result(_plain(value))
 
@@ -484,25 +496,25 @@ class AccessGrantsResolver:
         return outer
 
     def _client(self, boto_session: Any, service: str, timeout: float) -> Any:
+        """This session's client for ``service``, made once (under the lock: boto3 sessions are not thread-safe)."""
+        from botocore.config import Config
+
         key = (service, float(timeout))
         with self._lock:
             clients = self._clients.setdefault(boto_session, {})
             client = clients.get(key)
-        if client is not None:
+            if client is None:
+                config = Config(
+                    connect_timeout=min(float(timeout), 3.0),
+                    read_timeout=float(timeout),
+                    retries={"mode": "standard", "max_attempts": 3},
+                    max_pool_connections=self._max_workers,
+                )
+                client = boto_session.client(service, config=config)
+                if service == "s3control":
+                    client.meta.events.register("before-parse.s3-control.GetDataAccess", _scrub_credentials)
+                clients[key] = client
             return client
-        from botocore.config import Config
-
-        config = Config(
-            connect_timeout=min(float(timeout), 3.0),
-            read_timeout=float(timeout),
-            retries={"mode": "standard", "max_attempts": 3},
-            max_pool_connections=self._max_workers,
-        )
-        client = boto_session.client(service, config=config)
-        if service == "s3control":
-            client.meta.events.register("before-parse.s3-control.GetDataAccess", _scrub_credentials)
-        with self._lock:
-            return self._clients.setdefault(boto_session, {}).setdefault(key, client)
 
 
 @dataclass(frozen=True)

@@ -102,8 +102,6 @@ def normalize_args(proc: Any, settings: Settings, normalize: Any, args: tuple[An
 class GrantAwareProcessingMixin(GrantAwareMixin):
     """Grant-aware ``run()`` for any ``Processor`` subclass (ScriptProcessor, FrameworkProcessor, ...)."""
 
-    _s3ag_job_type = "processing"
-
     def run(self, *args: Any, **kwargs: Any) -> Any:
         """Launch the processing job like the stock ``run()``, with the S3 Access Grants rules applied.
 

@@ -16,7 +16,8 @@ JobType = Literal["training", "processing", "tuning"]
 Request = dict[str, Any]
 
 # Bucket names are 3-63 characters today; legacy us-east-1 buckets may have capitals and "_".
-_S3_URI = re.compile(r"s3://(?P<bucket>[A-Za-z0-9][A-Za-z0-9._-]{2,254})(?:/(?P<key>\S*))?")
+# A key may hold spaces (SageMaker's S3Uri pattern takes any character), not control characters.
+_S3_URI = re.compile(r"s3://(?P<bucket>[A-Za-z0-9][A-Za-z0-9._-]{2,254})(?:/(?P<key>[^\x00-\x1f\x7f]*))?")
 _LEAVES = (str, int, float, bool, type(None))
 
 

@@ -1,9 +1,9 @@
 """Run: ``s3ag run -- python my_pipeline.py …`` runs a program with ``patch()`` applied, unchanged.
 
 Like ``opentelemetry-instrument``: the settings travel in ``S3AG_PATCH_SETTINGS`` (JSON) and a
-``sitecustomize`` module put first on ``PYTHONPATH`` patches the SDK when the program imports it
-(a post-import hook, so a program that never imports ``sagemaker`` pays nothing). Any
-``sitecustomize`` the environment already had still runs. Python subprocesses of the program
+``sitecustomize`` module put first on ``PYTHONPATH`` patches the SDK right after the program imports
+``sagemaker`` (the bootstrap is standard library only, so a program that never imports it pays
+next to nothing). Any ``sitecustomize`` the environment already had still runs. Python subprocesses of the program
 (a Jupyter kernel started by ``jupyter nbconvert --execute``, say) inherit both.
 """
 
@@ -45,16 +45,10 @@ def run(command: Sequence[str], settings: Mapping[str, Any]) -> NoReturn:
 
 
 def patch_from_environment() -> None:
-    """In the program (from ``sitecustomize``): patch the SDK as soon as it is imported."""
+    """In the program, once ``sagemaker`` is imported (from the bootstrap): ``patch()`` with its settings."""
     raw = os.environ.get(SETTINGS_ENV)
     if raw is None:
         return
-    settings = json.loads(raw)
-    import wrapt
+    from ._patch import patch
 
-    def on_import(_module: Any) -> None:
-        from ._patch import patch
-
-        patch(**settings)
-
-    wrapt.register_post_import_hook(on_import, "sagemaker")
+    patch(**json.loads(raw))

@@ -15,6 +15,8 @@ OnViolation = Literal["fix", "error"]
 OnFallback = Literal["allow", "warn", "deny"]
 PipeModeReplacement = Literal["File", "FastFile"]
 
+MAX_PREFLIGHT_SECONDS = 600.0
+
 _CHOICES: dict[str, tuple[Any, ...]] = {
     "identity_propagation": (True, False, None),
     "on_violation": ("fix", "error"),
@@ -53,8 +55,11 @@ class Settings:
                 shown = ", ".join(repr(a) for a in allowed)
                 raise ValueError(f"{name} must be one of {shown}, not {value!r}")
         timeout = self.preflight_timeout
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ValueError(f"preflight_timeout must be a positive number of seconds, not {timeout!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_PREFLIGHT_SECONDS:
+            raise ValueError(
+                f"preflight_timeout must be a number of seconds above 0 and at most {MAX_PREFLIGHT_SECONDS:g}, "
+                f"not {timeout!r}"
+            )
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

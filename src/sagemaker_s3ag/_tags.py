@@ -23,8 +23,7 @@ from ._findings import Finding
 
 PREFIX = "s3ag:"
 MAX_TAGS = 50
-MAX_KEY = 128
-MAX_VALUE = 256
+MAX_VALUE = 256  # our keys are short constants, well within the 128 a key may have
 
 # The order in which our tags are kept when the user's tags leave too little room.
 KEYS = (
