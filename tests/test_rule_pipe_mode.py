@@ -363,17 +363,6 @@ def test_unresolved_job_mode_inherited_by_a_channel_is_refused():
     assert summary(caught.value.findings) == [("pipe-mode", "refused", "InputDataConfig[train].InputMode", True)]
 
 
-def test_unresolved_job_mode_is_fine_when_every_s3_channel_has_a_literal_mode():
-    param = Param()
-    request = training(s3_channel("train", "File"), fs_channel("fsx"), job_mode=param)
-
-    fixed, findings = enforce(request, "training")
-
-    assert findings == []
-    assert fixed["AlgorithmSpecification"]["TrainingInputMode"] is param
-    assert fixed["InputDataConfig"][0]["InputMode"] == "File"
-
-
 def test_unresolved_mode_on_a_file_system_channel_is_not_ours_to_judge():
     request = training(fs_channel("fsx", Param()), s3_channel("train", "File"))
 
@@ -517,3 +506,10 @@ def test_bug_enforce_mutates_processing_inputs_given_as_a_tuple():
     enforce(request, "processing")
 
     assert request == before  # fails today: the caller's input now says "File"
+
+
+def test_job_level_pipeline_mode_with_every_s3_channel_explicit_is_refused():
+    request = training(s3_channel("train", "File"), job_mode=Param())
+    with pytest.raises(ConsiderationError) as caught:
+        enforce(request, "training")
+    assert summary(caught.value.findings) == [("pipe-mode", "refused", "AlgorithmSpecification.TrainingInputMode", True)]

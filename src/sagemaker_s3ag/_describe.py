@@ -102,6 +102,14 @@ class JobRecord:
         return f"<table>{rows}</table>"
 
 
+def job_tags(client: Any, arn: str) -> list[Mapping[str, Any]]:
+    """Every tag of a SageMaker resource (``ListTags`` pages)."""
+    tags: list[Mapping[str, Any]] = []
+    for page in client.get_paginator("list_tags").paginate(ResourceArn=arn):
+        tags.extend(page.get("Tags", ()))
+    return tags
+
+
 def _describe(client: Any, job_name: str) -> tuple[str, dict[str, Any]]:
     from botocore.exceptions import ClientError
 
@@ -145,9 +153,7 @@ def describe_job(
         "ProcessingJobStatus",
     )
     arn = description[arn_key]
-    tags: list[Mapping[str, Any]] = []
-    for page in client.get_paginator("list_tags").paginate(ResourceArn=arn):
-        tags.extend(page.get("Tags", ()))
+    tags = job_tags(client, arn)
     outcomes: tuple[LocationOutcome, ...] = ()
     record = record_from_tags(tags)
     if locations:

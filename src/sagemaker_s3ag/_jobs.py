@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from ._describe import JobRecord
+from ._describe import JobRecord, job_tags
 from ._tags import record_from_tags
 
 _SINCE = re.compile(r"^(\d+)\s*([mhdw])$")
@@ -44,9 +44,7 @@ def _summaries(client: Any, after: datetime) -> Iterator[tuple[str, dict[str, An
 def _record(client: Any, job_type: str, summary: dict[str, Any]) -> JobRecord:
     prefix = "TrainingJob" if job_type == "training" else "ProcessingJob"
     arn = summary[f"{prefix}Arn"]
-    tags: list[dict[str, Any]] = []
-    for page in client.get_paginator("list_tags").paginate(ResourceArn=arn):
-        tags.extend(page.get("Tags", ()))
+    tags = job_tags(client, arn)
     return JobRecord(
         summary[f"{prefix}Name"],
         job_type,

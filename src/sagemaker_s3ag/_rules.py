@@ -141,10 +141,20 @@ def _pipe_mode(request: Request, ctx: RuleContext) -> tuple[Request, list[Findin
                 )
             )
     # The job-wide mode goes too when any S3 channel exists, even one with its own mode: the SDK
-    # copies a single TrainingInput's mode there, and the service may look at it.
-    job_pipe = job_mode == "Pipe" and any(
-        "S3DataSource" in (channel.get("DataSource") or {}) for _i, _n, channel in training_channels(request)
-    )
+    # copies a single TrainingInput's mode there, and the service may look at it. For the same
+    # reason a job-wide mode only known at run time is refused even then.
+    has_s3 = any("S3DataSource" in (channel.get("DataSource") or {}) for _i, _n, channel in training_channels(request))
+    job_pipe = job_mode == "Pipe" and has_s3
+    if has_s3 and is_unresolved(job_mode) and not any(f.action == "refused" for f in findings):
+        findings.append(
+            Finding(
+                "pipe-mode",
+                "refused",
+                "AlgorithmSpecification.TrainingInputMode",
+                f"the job's input mode is {show(job_mode)}, which is only known when the pipeline runs and "
+                "could be Pipe; pass a literal 'File' or 'FastFile'",
+            )
+        )
     if job_pipe and not any(f.action == "refused" for f in findings):
         for index, _name, channel in training_channels(request):
             if "S3DataSource" not in (channel.get("DataSource") or {}) and not channel.get("InputMode"):
