@@ -258,15 +258,22 @@ class AccessGrantsResolver:
         if pending:
             answers.update(self._resolve_targets(boto_session, pending, deadline, timeout, audit_context))
 
-        return tuple(
-            LocationOutcome(
-                uri=label,
-                permission=permission,
-                places=tuple(places),
-                **vars(answers[(label, permission)]),
+        outcomes = []
+        for (label, permission), (_uri, places, _target) in groups.items():
+            found = answers[(label, permission)]
+            outcomes.append(
+                LocationOutcome(
+                    label,
+                    permission,
+                    found.outcome,
+                    found.reason,
+                    tuple(places),
+                    found.grant_target,
+                    found.grantee_type,
+                    found.instance_arn,
+                )
             )
-            for (label, permission), (_uri, places, _target) in groups.items()
-        )
+        return tuple(outcomes)
 
     def clear(self, *, clients: bool = True) -> None:
         """Forget every cached answer and caller identity, and (unless ``clients=False``) the clients."""

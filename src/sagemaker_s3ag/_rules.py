@@ -100,9 +100,11 @@ def _pipe_mode(request: Request, ctx: RuleContext) -> tuple[Request, list[Findin
     replacement = ctx.pipe_mode_replacement
     job_mode = job_input_mode(request)
     channels = list(request.get("InputDataConfig") or ())
+    has_s3 = False
     for index, name, channel in training_channels(request):
         if "S3DataSource" not in (channel.get("DataSource") or {}):
             continue
+        has_s3 = True
         where = f"InputDataConfig[{name}]"
         mode = effective_input_mode(request, channel)
         if is_unresolved(mode):
@@ -143,7 +145,6 @@ def _pipe_mode(request: Request, ctx: RuleContext) -> tuple[Request, list[Findin
     # The job-wide mode goes too when any S3 channel exists, even one with its own mode: the SDK
     # copies a single TrainingInput's mode there, and the service may look at it. For the same
     # reason a job-wide mode only known at run time is refused even then.
-    has_s3 = any("S3DataSource" in (channel.get("DataSource") or {}) for _i, _n, channel in training_channels(request))
     job_pipe = job_mode == "Pipe" and has_s3
     if has_s3 and is_unresolved(job_mode) and not any(f.action == "refused" for f in findings):
         findings.append(
