@@ -8,7 +8,7 @@ import pytest
 
 from sagemaker_s3ag import ConsiderationError, enforce
 from sagemaker_s3ag._rules import RULES_BY_ID, RuleContext
-from rule_requests import training, summary
+from rule_requests import pipeline_value, summary, training
 
 RULE = RULES_BY_ID["profiler"]
 
@@ -23,8 +23,8 @@ PROFILER_RULES = [
 DISABLED = {"DisableProfiler": True}
 
 
-class Param:
-    expr = {"Get": "Parameters.DisableProfiler"}
+def Param():
+    return pipeline_value("DisableProfiler")
 
 
 def test_rule_is_declared_for_training_only():

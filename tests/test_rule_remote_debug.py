@@ -8,13 +8,13 @@ import pytest
 
 from sagemaker_s3ag import ConsiderationError, enforce
 from sagemaker_s3ag._rules import RULES_BY_ID, RuleContext
-from rule_requests import training, summary
+from rule_requests import pipeline_value, summary, training
 
 RULE = RULES_BY_ID["remote-debug"]
 
 
-class Param:
-    expr = {"Get": "Parameters.RemoteDebug"}
+def Param():
+    return pipeline_value("RemoteDebug")
 
 
 def test_rule_is_declared_for_training_only():

@@ -14,14 +14,14 @@ import pytest
 import sagemaker_s3ag._rules as rules_module
 from sagemaker_s3ag import ConsiderationError, enforce
 from sagemaker_s3ag._rules import RULES, RULES_BY_ID, Rule, RuleContext
-from rule_requests import summary
+from rule_requests import pipeline_value, summary
 
 RULE = RULES_BY_ID["s3-uri"]
 CHANNEL_URI = "InputDataConfig[train].DataSource.S3DataSource.S3Uri"
 
 
-class Param:
-    expr = {"Get": "Parameters.InputUri"}
+def Param():
+    return pipeline_value("InputUri")
 
 
 def training(uri="s3://train-bucket/data/", output="s3://out-bucket/output/", checkpoint=None, **extra):

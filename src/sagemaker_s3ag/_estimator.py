@@ -36,11 +36,10 @@ from ._grant_aware import (
     before_launch,
     bind,
     check_preview,
-    expect_job,
     identity_for,
     launching,
-    lend_tags,
     plan_preview,
+    prepare_job,
     refuse_update,
     register,
 )
@@ -150,19 +149,17 @@ def prepare_for_training(est: Any, settings: Settings, prepare: Callable[[], Any
     made = _sdk_made(est)
     defaults = frozenset(field for attr, field in _DEFAULTS if _is_sdk_default(est, attr))
     before = {attr: getattr(est, attr, None) for attr, _field in _DEFAULTS}
-    give_back = lend_tags(est)
-    try:
-        result = prepare()
-    except BaseException:
-        give_back()
-        raise
-    finally:
-        for attr, was in before.items():
-            now = getattr(est, attr, None)
-            if now is not was and (was is None or was is made.get(attr)):
-                made[attr] = now  # the SDK filled it in: still a default next time
-    expect_job(est, "training", settings, identity, defaults, give_back)
-    return result
+
+    def tracked() -> Any:
+        try:
+            return prepare()
+        finally:
+            for attr, was in before.items():
+                now = getattr(est, attr, None)
+                if now is not was and (was is None or was is made.get(attr)):
+                    made[attr] = now  # the SDK filled it in: still a default next time
+
+    return prepare_job(est, "training", settings, identity, defaults, tracked)
 
 
 class GrantAwareTrainingMixin(GrantAwareMixin):

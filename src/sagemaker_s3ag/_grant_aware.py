@@ -103,17 +103,24 @@ def plan_preview(
     sdk_defaults: frozenset[str] = frozenset(),
 ) -> Decision:
     """What the rules and the preflight say of ``preview``, as a decision (refusals included, not raised)."""
-    session = getattr(obj, "sagemaker_session", None)
-    boto_session = getattr(session, "boto_session", None)
     return plan(
         {**preview, "Tags": list(getattr(obj, "tags", None) or ())},
         job_type,
         settings=settings,
         identity_propagation=identity,
         sdk_defaults=sdk_defaults,
-        preflight=preflight_for(boto_session, job_type, settings.preflight_timeout) if boto_session else None,
-        pipeline=launched_by_pipeline(session),
+        **_session_args(obj, job_type, settings),
     )
+
+
+def _session_args(obj: Any, job_type: JobType, settings: Settings) -> dict[str, Any]:
+    """``preflight`` and ``pipeline`` for :func:`decide`, from ``obj``'s SageMaker session."""
+    session = getattr(obj, "sagemaker_session", None)
+    boto_session = getattr(session, "boto_session", None)
+    return {
+        "preflight": preflight_for(boto_session, job_type, settings.preflight_timeout) if boto_session else None,
+        "pipeline": launched_by_pipeline(session),
+    }
 
 
 def check_preview(obj: Any, job_type: JobType, settings: Settings, identity: IdentityPropagation, preview: Mapping[str, Any]) -> None:
@@ -124,17 +131,8 @@ def check_preview(obj: Any, job_type: JobType, settings: Settings, identity: Ide
     """
     if not identity.enabled:
         return
-    session = getattr(obj, "sagemaker_session", None)
-    boto_session = getattr(session, "boto_session", None)
     try:
-        decide(
-            preview,
-            job_type,
-            settings=settings,
-            identity_propagation=identity,
-            preflight=preflight_for(boto_session, job_type, settings.preflight_timeout) if boto_session else None,
-            pipeline=launched_by_pipeline(session),
-        )
+        decide(preview, job_type, settings=settings, identity_propagation=identity, **_session_args(obj, job_type, settings))
     except ConsiderationError as err:
         obj.latest_decision = refused_decision(preview, job_type, identity, err)  # not the previous job's
         raise
@@ -172,38 +170,39 @@ def preview_uri(uri: Any) -> Any:
     return uri
 
 
-def lend_tags(obj: Any) -> Callable[[], None]:
-    """Give the SDK a copy of ``obj.tags`` (it appends project and config tags in place); returns the undo."""
-    user_tags = getattr(obj, "tags", None)
-    obj.tags = copy.copy(user_tags)
-
-    def give_back() -> None:
-        obj.tags = user_tags
-
-    return give_back
-
-
-def expect_job(
+def prepare_job(
     obj: Any,
     job_type: JobType,
     settings: Settings,
     identity: IdentityPropagation,
     sdk_defaults: frozenset[str],
-    give_back: Callable[[], None],
-) -> None:
-    """Announce ``obj``'s job (named by now) to the request hook; the decision lands on ``obj``."""
+    prepare: Callable[[], Any],
+) -> Any:
+    """Run the SDK's preparation (which names the job), then announce the job to the request hook.
+
+    The SDK appends project and config tags to ``obj.tags`` in place, so it is lent a copy; the
+    user's list comes back when the decision lands (or at once, if preparing fails).
+    """
+    user_tags = getattr(obj, "tags", None)
+    obj.tags = copy.copy(user_tags)
 
     def record(decision: Optional[Decision]) -> None:
-        give_back()
+        obj.tags = user_tags
         if decision is not None:
             obj.latest_decision = decision
 
+    try:
+        result = prepare()
+    except BaseException:
+        obj.tags = user_tags
+        raise
     name = getattr(obj, "_current_job_name", None)
     if name:
         patched = not isinstance(obj, GrantAwareMixin)
         expect(name, JobContext(job_type, settings, identity, sdk_defaults, record, patched))
     else:
-        give_back()
+        obj.tags = user_tags
+    return result
 
 
 def launching(obj: Any, launch: Callable[[], Any]) -> Any:

@@ -34,11 +34,10 @@ from ._grant_aware import (
     before_launch,
     bind,
     check_preview,
-    expect_job,
     identity_for,
     launching,
-    lend_tags,
     plan_preview,
+    prepare_job,
     preview_uri,
     register,
 )
@@ -89,14 +88,7 @@ def normalize_args(proc: Any, settings: Settings, normalize: Any, args: tuple[An
     identity = identity_for(proc, settings)
     known = bind(normalize, args, kwargs).arguments
     check_preview(proc, "processing", settings, identity, processing_preview(known.get("inputs"), known.get("outputs")))
-    give_back = lend_tags(proc)
-    try:
-        result = call()
-    except BaseException:
-        give_back()
-        raise
-    expect_job(proc, "processing", settings, identity, frozenset(), give_back)
-    return result
+    return prepare_job(proc, "processing", settings, identity, frozenset(), call)
 
 
 class GrantAwareProcessingMixin(GrantAwareMixin):
