@@ -1,4 +1,8 @@
-"""Shared fixtures: an emulated AWS (moto) SageMaker session and a clean TIP environment."""
+"""Shared fixtures: an emulated AWS (moto) SageMaker session and a clean TIP environment.
+
+Tests at this level run on either SDK major; ``v2/`` and ``v3/`` hold the tests of one major's
+adapters and are collected only where that major is installed (``nox`` runs both environments).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import pytest
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
 from sagemaker_s3ag import GrantAwareWarning, clear_caches  # noqa: E402
+from sagemaker_s3ag._sdk import major  # noqa: E402
 from sagemaker_s3ag._identity_propagation import ENV_VARS, METADATA_FILE_ENV  # noqa: E402
 from sagemaker_s3ag._preflight import clear_cache as clear_preflight_cache  # noqa: E402
 from sagemaker_s3ag.testing import (  # noqa: E402
@@ -25,6 +30,9 @@ from sagemaker_s3ag.testing import (  # noqa: E402
 )
 
 __all__ = ["ACCOUNT", "BUCKET", "IMAGE", "ROLE"]
+
+SDK_MAJOR = major()
+collect_ignore = [d for d in ("v2", "v3") if d != f"v{SDK_MAJOR}"]
 
 
 @pytest.fixture(autouse=True)
@@ -97,19 +105,27 @@ def grant_warnings():
 
 @pytest.fixture
 def calls(session):
-    """Every SageMaker API call the session's client makes, as ``(operation, params)``, in order.
+    """Every SageMaker API call made through the session, as ``(operation, params)``, in order.
 
     moto does not keep every field (ProfilerConfig, RemoteDebugConfig, ...): read what was sent here.
+    The parameters are recorded as botocore builds the request from them, after every
+    ``provide-client-params`` handler (sagemaker-s3ag's v3 training hook among them) had its say.
     """
     made: list[tuple[str, dict]] = []
 
     def record(params, model, **_):
         made.append((model.name, copy.deepcopy(params)))
 
-    events = session.sagemaker_client.meta.events
-    events.register("provide-client-params.sagemaker", record, unique_id="s3ag-tests-calls")
+    clients = [session.sagemaker_client]
+    if SDK_MAJOR >= 3:  # ModelTrainer sends CreateTrainingJob through sagemaker-core's cached client
+        from sagemaker.core.resources import Base
+
+        clients.append(Base.get_sagemaker_client(session=session.boto_session, service_name="sagemaker"))
+    for client in clients:
+        client.meta.events.register("before-parameter-build.sagemaker", record, unique_id="s3ag-tests-calls")
     yield made
-    events.unregister("provide-client-params.sagemaker", unique_id="s3ag-tests-calls")
+    for client in clients:
+        client.meta.events.unregister("before-parameter-build.sagemaker", unique_id="s3ag-tests-calls")
 
 
 def creates(calls) -> list[dict]:
@@ -125,7 +141,7 @@ def uploaded_keys(sess) -> list[str]:
 
 def created_jobs(sess) -> dict[str, list[str]]:
     """Names of the training and processing jobs created in the emulator."""
-    client = sess.sagemaker_client
+    client = sess.boto_session.client("sagemaker")
     return {
         "training": [j["TrainingJobName"] for j in client.list_training_jobs()["TrainingJobSummaries"]],
         "processing": [j["ProcessingJobName"] for j in client.list_processing_jobs()["ProcessingJobSummaries"]],

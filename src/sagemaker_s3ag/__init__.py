@@ -1,7 +1,7 @@
 """sagemaker-s3ag: SageMaker jobs that read S3 through Amazon S3 Access Grants under trusted identity propagation.
 
 Swap a grant-aware class in for the stock one (or ``patch()`` every stock class, or run an
-unchanged script with ``s3ag run -- python script.py``)::
+unchanged script with ``s3ag run -- python script.py``). SageMaker Python SDK v2::
 
     from sagemaker_s3ag import GrantAwareEstimator
     est = GrantAwareEstimator(image_uri=image, role=role, instance_count=1,
@@ -9,8 +9,15 @@ unchanged script with ``s3ag run -- python script.py``)::
     est.fit({"train": "s3://bucket/train/"})
     est.latest_decision
 
-Importing this package is cheap: the SageMaker SDK is imported only when a grant-aware
-estimator or processor class is first used.
+SDK v3::
+
+    from sagemaker_s3ag import GrantAwareModelTrainer
+    trainer = GrantAwareModelTrainer(training_image=image, role=role, training_input_mode="Pipe")
+    trainer.train(input_data_config=[InputData(channel_name="train", data_source="s3://bucket/train/")])
+    trainer.latest_decision
+
+``GrantAwareProcessor`` and ``grant_aware(cls)`` work on both. Importing this package is cheap:
+the SageMaker SDK is imported only when a grant-aware class is first used.
 """
 
 from __future__ import annotations
@@ -58,10 +65,12 @@ def clear_caches() -> None:
 
 if TYPE_CHECKING:
     from ._estimator import GrantAwareEstimator
+    from ._model_trainer import GrantAwareModelTrainer
     from ._processor import GrantAwareProcessor
 
 _LAZY = {
-    "GrantAwareEstimator": "._estimator",
+    "GrantAwareEstimator": "._estimator",  # SDK v2 only
+    "GrantAwareModelTrainer": "._model_trainer",  # SDK v3 only
     "GrantAwareProcessor": "._processor",
 }
 
@@ -71,6 +80,7 @@ __all__ = [
     "Decision",
     "Finding",
     "GrantAwareEstimator",
+    "GrantAwareModelTrainer",
     "GrantAwareProcessor",
     "GrantAwareWarning",
     "GrantFallbackError",
@@ -99,10 +109,25 @@ __all__ = [
 ]
 
 
+def _this_major(names: list[str]) -> list[str]:
+    """``__all__`` without the names of the other SDK major (so ``from sagemaker_s3ag import *`` works)."""
+    from ._sdk import MAJOR_ONLY, major
+
+    installed = major()
+    return [n for n in names if n not in MAJOR_ONLY or MAJOR_ONLY[n][0] == installed or not installed]
+
+
+__all__ = _this_major(__all__)
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'sagemaker_s3ag' has no attribute {name!r}")
+    from ._sdk import MAJOR_ONLY, major, wrong_major
+
+    if name in MAJOR_ONLY and MAJOR_ONLY[name][0] != major():
+        raise wrong_major(name)
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value

@@ -32,6 +32,8 @@ _ENVIRONMENT = {
     "https_proxy": "http://127.0.0.1:9",
     "NO_PROXY": "",
     "no_proxy": "",
+    # SDK v3 checks the role with IAM SimulatePrincipalPolicy, which moto does not emulate.
+    "SAGEMAKER_VALIDATE_ROLE": "false",
 }
 
 
@@ -39,7 +41,8 @@ class Emulator:
     """moto's AWS, started once, with a SageMaker ``Session`` and an S3 bucket.
 
     Attributes:
-        session: the ``sagemaker.session.Session`` (its ``boto_session`` has fake credentials).
+        session: the SageMaker ``Session`` of the installed SDK (``sagemaker.session.Session`` in v2,
+            ``sagemaker.core.helper.session_helper.Session`` in v3); its ``boto_session`` has fake credentials.
         region, bucket: where it lives.
     """
 
@@ -57,7 +60,10 @@ class Emulator:
         except ImportError as err:  # pragma: no cover - depends on the install
             raise RuntimeError('the embedded emulator needs moto: pip install "sagemaker-s3ag[demo]"') from err
         import boto3
-        from sagemaker.session import Session
+
+        from ._sdk import session_class
+
+        Session = session_class()
 
         self._saved = {key: os.environ.get(key) for key in _ENVIRONMENT}
         os.environ.update(_ENVIRONMENT)
@@ -94,7 +100,7 @@ class Emulator:
 
 @contextlib.contextmanager
 def emulated_session(region: str = "us-east-1", bucket: str = BUCKET) -> Iterator[Any]:
-    """A ``sagemaker.session.Session`` on moto, with fake credentials and ``bucket`` created."""
+    """A SageMaker ``Session`` (of the installed SDK) on moto, with fake credentials and ``bucket`` created."""
     emulator = Emulator(region, bucket)
     try:
         yield emulator.start()

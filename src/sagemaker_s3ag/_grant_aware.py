@@ -29,9 +29,10 @@ from ._decision import Decision, decide, plan, refused_decision
 from ._errors import ConsiderationError
 from ._findings import Finding
 from ._identity_propagation import IdentityPropagation, detect_identity_propagation
-from ._interception import JobContext, abandon, expect, install, launched_by_pipeline
+from ._interception import JobContext, announcements, expect, install, launched_by_pipeline
 from ._preflight import preflight_for
 from ._request import JobType, looks_like_s3
+from ._sdk import api_shape
 from ._settings import Settings
 
 T = TypeVar("T", bound=type)
@@ -104,7 +105,7 @@ def plan_preview(
 ) -> Decision:
     """What the rules and the preflight say of ``preview``, as a decision (refusals included, not raised)."""
     return plan(
-        {**preview, "Tags": list(getattr(obj, "tags", None) or ())},
+        {**preview, "Tags": [api_tag(tag) for tag in getattr(obj, "tags", None) or ()]},
         job_type,
         settings=settings,
         identity_propagation=identity,
@@ -146,8 +147,8 @@ def before_launch(
     args: tuple[Any, ...],
     kwargs: Mapping[str, Any],
     *,
-    new_name: Callable[[], str],
     preview: Callable[[inspect.BoundArguments], Mapping[str, Any]],
+    new_name: Optional[Callable[[], str]] = None,
 ) -> inspect.BoundArguments:
     """Step one of a grant-aware ``fit()``/``run()``: the call to make, with the job named if TIP is on.
 
@@ -157,10 +158,18 @@ def before_launch(
     call = bind(method, args, kwargs)
     identity = identity_for(obj, settings)
     if identity.enabled:
-        if "job_name" in call.signature.parameters and not call.arguments.get("job_name"):
+        if new_name is not None and "job_name" in call.signature.parameters and not call.arguments.get("job_name"):
             call.arguments["job_name"] = new_name()
         check_preview(obj, job_type, settings, identity, preview(call))
     return call
+
+
+def api_tag(tag: Any) -> Any:
+    """A tag as the API spells it (``{"Key", "Value"}``): SDK v3 also takes ``Tag`` objects and lowercase dicts."""
+    tag = api_shape(tag)
+    if isinstance(tag, Mapping) and "key" in tag and "Key" not in tag:
+        return {"Key": tag["key"], "Value": tag.get("value")}
+    return tag
 
 
 def preview_uri(uri: Any) -> Any:
@@ -206,12 +215,12 @@ def prepare_job(
 
 
 def launching(obj: Any, launch: Callable[[], Any]) -> Any:
-    """Run ``fit()``/``run()``; if it fails before its request is built, withdraw the job's announcement."""
-    try:
+    """Run ``fit()``/``run()``/``train()``; a job it announced but never built is withdrawn when it ends.
+
+    (It failed before its request was built, or ``train(dry_run=True)`` stopped short.)
+    """
+    with announcements():
         return launch()
-    except BaseException:
-        abandon(getattr(obj, "_current_job_name", None))
-        raise
 
 
 def refuse_update(obj: Any, settings: Settings, rule: str, call: str, what: str) -> None:
@@ -288,34 +297,50 @@ def register(stock: type, grant_aware_cls: type) -> None:
         _classes.setdefault(stock, grant_aware_cls)
 
 
-def grant_aware(cls: T) -> T:
-    """A grant-aware subclass of any SDK v2 estimator or processor class.
+def _mixin_for(cls: type) -> type:
+    """The grant-aware mixin for a training or processing class of the installed major."""
+    from ._sdk import V3, major, processor_class
 
-    The subclass has the same constructor plus the keyword-only settings ``identity_propagation``,
-    ``on_violation``, ``on_fallback``, ``pipe_mode_replacement`` and ``preflight_timeout``. The same
-    class always gives the same subclass; a grant-aware class is returned as it is.
+    if major() >= V3:
+        from sagemaker.train.model_trainer import ModelTrainer
+
+        if issubclass(cls, ModelTrainer):
+            from ._model_trainer import GrantAwareTrainingMixin as TrainerMixin
+
+            return TrainerMixin
+        kinds = "ModelTrainer or processor"
+    else:
+        from sagemaker.estimator import EstimatorBase
+
+        if issubclass(cls, EstimatorBase):
+            from ._estimator import GrantAwareTrainingMixin as EstimatorMixin
+
+            return EstimatorMixin
+        kinds = "estimator or processor"
+    if issubclass(cls, processor_class()):
+        from ._processor import GrantAwareProcessingMixin
+
+        return GrantAwareProcessingMixin
+    raise TypeError(f"grant_aware() takes a SageMaker {kinds} class, not {cls.__module__}.{cls.__qualname__}")
+
+
+def grant_aware(cls: T) -> T:
+    """A grant-aware subclass of any SageMaker training or processing class of the installed SDK.
+
+    SDK v2: any estimator (``EstimatorBase``) or processor (``Processor``) class; SDK v3: any
+    ``ModelTrainer`` or ``sagemaker.core.processing.Processor`` class. The subclass has the same
+    constructor plus the keyword-only settings ``identity_propagation``, ``on_violation``,
+    ``on_fallback``, ``pipe_mode_replacement`` and ``preflight_timeout``. The same class always gives
+    the same subclass; a grant-aware class is returned as it is.
 
     Raises:
-        TypeError: ``cls`` is not an estimator (``EstimatorBase``) or processor (``Processor``) class.
+        TypeError: ``cls`` is none of those classes.
     """
-    from ._estimator import GrantAwareTrainingMixin
-    from ._processor import GrantAwareProcessingMixin
-
     if not isinstance(cls, type):
         raise TypeError(f"grant_aware() takes a class, not {cls!r}")
     if issubclass(cls, GrantAwareMixin):
         return cls
-    from sagemaker.estimator import EstimatorBase
-    from sagemaker.processing import Processor
-
-    if issubclass(cls, EstimatorBase):
-        mixin: type = GrantAwareTrainingMixin
-    elif issubclass(cls, Processor):
-        mixin = GrantAwareProcessingMixin
-    else:
-        raise TypeError(
-            f"grant_aware() takes a SageMaker estimator or processor class, not {cls.__module__}.{cls.__qualname__}"
-        )
+    mixin = _mixin_for(cls)
     with _lock:
         made = _classes.get(cls)
         if made is None:

@@ -1,31 +1,39 @@
-"""Interception: where SDK v2 hands its finished request to sagemaker-s3ag.
+"""Interception: where the SageMaker SDK hands its finished request to sagemaker-s3ag.
 
-``Session._get_train_request``, ``Session._get_process_request`` and ``Session._get_tuning_request``
-build the final CreateTrainingJob / CreateProcessingJob / CreateHyperParameterTuningJob request
-(tags and ``sagemaker_config`` merged) on every path: a direct ``fit()``/``run()``, SageMaker
-Pipelines ``step_args`` (run when the pipeline definition is built), the older
-``TrainingStep(estimator=…)`` / ``ProcessingStep(processor=…)`` forms and ``HyperparameterTuner``.
+A grant-aware job announces itself once the SDK has named it: :func:`expect` files a
+:class:`JobContext` under the job's name, and a request hook takes it back when a request with that
+name is built, then :func:`settle` decides it. Requests no grant-aware job announced pass through
+untouched. The hooks are installed once, with wrapt, the first time a grant-aware object is made or
+``patch()`` runs; ``unpatch()`` never removes them (they are inert).
 
-A grant-aware job announces itself once the SDK has named it (after ``_prepare_for_training``,
-``_normalize_args`` or ``_prepare_for_tuning``): :func:`expect` files a :class:`JobContext` under the
-job's name, and the request hook takes it back when a request with that name is built. Requests
-no grant-aware job announced pass through untouched. The hooks are installed once, with wrapt, the
-first time a grant-aware job is prepared; ``unpatch()`` never removes them (they are inert).
+SDK v2: ``Session._get_train_request``, ``_get_process_request`` and ``_get_tuning_request`` build
+the final CreateTrainingJob / CreateProcessingJob / CreateHyperParameterTuningJob request (tags and
+``sagemaker_config`` merged) on every path: a direct ``fit()``/``run()``, SageMaker Pipelines
+``step_args`` (run when the pipeline definition is built), the older ``TrainingStep(estimator=…)`` /
+``ProcessingStep(processor=…)`` forms and ``HyperparameterTuner``. Jobs announce themselves after
+``_prepare_for_training``, ``_normalize_args`` or ``_prepare_for_tuning``.
+
+SDK v3: processing requests pass ``Session._intercept_create_request`` (direct and Pipelines);
+``ModelTrainer`` sends CreateTrainingJob through ``TrainingJob.create``, settled in botocore's
+``provide-client-params`` event. A Pipelines training request has no name; it is settled where
+``ModelTrainer._create_training_job_args`` returns it (:mod:`sagemaker_s3ag._model_trainer`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from ._decision import Decision, announce, decide
+from ._decision import Decision, announce, decide, refused_decision
+from ._errors import ConsiderationError
 from ._identity_propagation import IdentityPropagation
 from ._preflight import preflight_for
-from ._request import JobType, job_name
+from ._request import JobType, Request, job_name
 from ._settings import Settings
 
 STALE_SECONDS = 3600.0  # a job announced but never built (its upload failed, say) is forgotten
@@ -68,8 +76,27 @@ def expect(name: Optional[str], ctx: JobContext) -> None:
         replaced = [k for k, (at, _) in _expected.items() if now - at > STALE_SECONDS or k == name]
         dropped = [_expected.pop(k)[1] for k in replaced]
         _expected[name] = (now, ctx)
+    collecting = _announced.get()
+    if collecting is not None:
+        collecting.append(name)
     for old in dropped:  # a job named again (tuner estimators share the tuning job's name) or never built
         old.record(None)
+
+
+_announced: contextvars.ContextVar[Optional[list[str]]] = contextvars.ContextVar("s3ag_announced", default=None)
+
+
+@contextlib.contextmanager
+def announcements() -> Iterator[list[str]]:
+    """Collect the jobs announced in the block; those whose request was not built by its end are withdrawn."""
+    names: list[str] = []
+    token = _announced.set(names)
+    try:
+        yield names
+    finally:
+        _announced.reset(token)
+        for name in names:
+            abandon(name)  # nothing happens for a job already settled
 
 
 def _take(name: Optional[str]) -> Optional[JobContext]:
@@ -98,32 +125,45 @@ _building_step: contextvars.ContextVar[bool] = contextvars.ContextVar("s3ag_buil
 
 def launched_by_pipeline(session: Any) -> bool:
     """Whether a job is a SageMaker Pipelines step: built under a ``PipelineSession`` or by a step itself."""
-    from sagemaker.workflow.pipeline_context import PipelineSession
+    from ._sdk import pipeline_session_class
 
-    return isinstance(session, PipelineSession) or _building_step.get()
+    return isinstance(session, pipeline_session_class()) or _building_step.get()
+
+
+def settle(ctx: JobContext, request: Request, job_type: JobType, boto_session: Any, pipeline: bool) -> Request:
+    """The request to send for an announced job: :func:`decide`, warnings, and the decision recorded.
+
+    A refusal is recorded too (as a ``refused`` decision) before it is raised.
+    """
+    decision = None
+    try:
+        fixed, decision = decide(
+            request,
+            job_type,
+            settings=ctx.settings,
+            identity_propagation=ctx.identity_propagation,
+            sdk_defaults=ctx.sdk_defaults,
+            preflight=preflight_for(boto_session, job_type, ctx.settings.preflight_timeout) if boto_session else None,
+            pipeline=pipeline,
+        )
+        announce(decision)
+    except ConsiderationError as err:
+        decision = refused_decision(request, job_type, ctx.identity_propagation, err)
+        raise
+    finally:
+        ctx.record(decision)
+    return fixed
 
 
 def _request_hook(job_type: JobType) -> Callable[..., Any]:
+    """SDK v2: after ``Session._get_*_request`` built the request, settle it if its job was announced."""
+
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
         request = wrapped(*args, **kwargs)
         ctx = _take(job_name(request, job_type))
         if ctx is None:
             return request
-        decision = None
-        try:
-            fixed, decision = decide(
-                request,
-                job_type,
-                settings=ctx.settings,
-                identity_propagation=ctx.identity_propagation,
-                sdk_defaults=ctx.sdk_defaults,
-                preflight=preflight_for(instance.boto_session, job_type, ctx.settings.preflight_timeout),
-                pipeline=launched_by_pipeline(instance),
-            )
-            announce(decision)
-        finally:
-            ctx.record(decision)
-        return fixed
+        return settle(ctx, request, job_type, instance.boto_session, launched_by_pipeline(instance))
 
     return wrapper
 
@@ -168,19 +208,88 @@ def _step_hook(step_property: Any) -> property:
     return property(arguments, doc=step_property.__doc__)
 
 
-_HOOKS: tuple[tuple[str, str, str], ...] = (  # (module, Class.method, hook name)
-    ("sagemaker.session", "Session._get_train_request", "training"),
-    ("sagemaker.session", "Session._get_process_request", "processing"),
-    ("sagemaker.session", "Session._get_tuning_request", "tuning"),
-    ("sagemaker.tuner", "HyperparameterTuner._prepare_for_tuning", "prepare-tuning"),
-    ("sagemaker.tuner", "HyperparameterTuner.fit", "tuner-fit"),
-    ("sagemaker.workflow.steps", "TrainingStep.arguments", "step"),
-    ("sagemaker.workflow.steps", "ProcessingStep.arguments", "step"),
-)
+# --------------------------------------------------------------------------- SDK v3
+
+
+def _create_request_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """SDK v3 ``Session._intercept_create_request(request, create, func_name)``: settle an announced processing job.
+
+    Every v3 processing job passes here, direct (``create`` submits it) or as a Pipelines step
+    (``PipelineSession`` keeps it). The SDK builds ``latest_job`` from the very dict it passed in,
+    so that dict is brought in line with the request actually sent.
+    """
+    request, create, func_name = _intercepted_args(*args, **kwargs)
+    ctx = _take(request.get("ProcessingJobName")) if func_name == "process" and isinstance(request, dict) else None
+    if ctx is None:
+        return wrapped(*args, **kwargs)
+    fixed = settle(ctx, request, "processing", instance.boto_session, launched_by_pipeline(instance))
+    request.clear()
+    request.update(fixed)
+    return wrapped(request, create, func_name)
+
+
+def _intercepted_args(request: Any, create: Any, func_name: Optional[str] = None) -> tuple[Any, Any, Optional[str]]:
+    return request, create, func_name
+
+
+_creating: contextvars.ContextVar[Optional[list[Any]]] = contextvars.ContextVar("s3ag_creating_training_job", default=None)
+_HANDLER_ID = "sagemaker-s3ag-create-training-job"
+
+
+def _training_job_create_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """SDK v3 ``TrainingJob.create(...)``: settle an announced training job as its API call is made.
+
+    ``ModelTrainer.train()`` sends CreateTrainingJob through sagemaker-core's own cached client,
+    not ``sagemaker_session.sagemaker_client``; the request is settled in that client's
+    ``provide-client-params`` event, where botocore hands over the exact API parameters.
+    """
+    ctx = _take(kwargs.get("training_job_name"))
+    if ctx is None:
+        return wrapped(*args, **kwargs)
+    from sagemaker.core.resources import Base
+
+    boto_session = kwargs.get("session")
+    client = Base.get_sagemaker_client(session=boto_session, region_name=kwargs.get("region"), service_name="sagemaker")
+    client.meta.events.register("provide-client-params.sagemaker.CreateTrainingJob", _settle_training_params, unique_id=_HANDLER_ID)
+    pending = [ctx, boto_session]
+    token = _creating.set(pending)
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        _creating.reset(token)
+        if pending[0] is not None:  # the API call was never made (the SDK failed before it)
+            ctx.record(None)
+
+
+def _settle_training_params(params: Request, **_: Any) -> Optional[Request]:
+    pending = _creating.get()
+    if not pending or pending[0] is None:
+        return None  # not a grant-aware job: botocore keeps the parameters as they are
+    ctx, boto_session = pending
+    pending[0] = None
+    return settle(ctx, params, "training", boto_session, pipeline=False)
+
+
+_HOOKS: dict[int, tuple[tuple[str, str, str], ...]] = {  # major -> (module, Class.method, hook kind)
+    2: (
+        ("sagemaker.session", "Session._get_train_request", "training"),
+        ("sagemaker.session", "Session._get_process_request", "processing"),
+        ("sagemaker.session", "Session._get_tuning_request", "tuning"),
+        ("sagemaker.tuner", "HyperparameterTuner._prepare_for_tuning", "prepare-tuning"),
+        ("sagemaker.tuner", "HyperparameterTuner.fit", "tuner-fit"),
+        ("sagemaker.workflow.steps", "TrainingStep.arguments", "step"),
+        ("sagemaker.workflow.steps", "ProcessingStep.arguments", "step"),
+    ),
+    3: (
+        ("sagemaker.core.helper.session_helper", "Session._intercept_create_request", "create-request"),
+        ("sagemaker.core.workflow.pipeline_context", "PipelineSession._intercept_create_request", "create-request"),
+        ("sagemaker.core.resources", "TrainingJob.create", "training-job-create"),
+    ),
+}
 
 
 def install() -> None:
-    """Wrap the SDK's request builders once per process (thread-safe, idempotent, all or nothing).
+    """Wrap the installed SDK's request builders once per process (thread-safe, idempotent, all or nothing).
 
     Raises:
         UnsupportedSDKError: the installed SDK lacks one of them; nothing was wrapped.
@@ -196,9 +305,13 @@ def install() -> None:
         import wrapt
 
         from ._errors import UnsupportedSDKError
+        from ._sdk import installed_version, major
 
+        targets = _HOOKS.get(major())
+        if targets is None:
+            raise UnsupportedSDKError(f"sagemaker {installed_version() or '(not installed)'} is not a SageMaker SDK major sagemaker-s3ag knows")
         owners = []
-        for module_name, path, kind in _HOOKS:
+        for module_name, path, kind in targets:
             class_name, attribute = path.split(".")
             try:
                 owner = getattr(importlib.import_module(module_name), class_name)
@@ -213,6 +326,8 @@ def install() -> None:
             "tuning": _request_hook("tuning"),
             "prepare-tuning": _tuning_hook,
             "tuner-fit": _tuner_fit_hook,
+            "create-request": _create_request_hook,
+            "training-job-create": _training_job_create_hook,
         }
         for owner, attribute, kind in owners:
             if kind == "step":  # a property: wrapt wraps functions

@@ -1,9 +1,10 @@
-"""patch(): every stock SDK v2 estimator and processor behaves like its grant-aware twin.
+"""patch(): every stock training and processing class behaves like its grant-aware twin.
 
 For notebooks and pipelines you would rather not edit::
 
     import sagemaker_s3ag
-    sagemaker_s3ag.patch(on_fallback="deny")      # Estimator, PyTorch, ..., Processor, ... from now on
+    sagemaker_s3ag.patch(on_fallback="deny")      # v2: Estimator, PyTorch, ..., Processor, ...
+                                                  # v3: ModelTrainer, Processor, ScriptProcessor, ...
     ...
     sagemaker_s3ag.unpatch()                      # stock behaviour back
 
@@ -34,7 +35,7 @@ from ._settings import Settings
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED = ("sagemaker >= 2.200, < 3",)
+SUPPORTED = ("sagemaker >= 2.200, < 3", "sagemaker >= 3.3, < 4")
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
@@ -82,6 +83,21 @@ def _run(proc: Any, settings: Settings, wrapped: Any, args: tuple[Any, ...], kwa
     return before_run(proc, settings, wrapped, args, kwargs)
 
 
+def _train(trainer: Any, settings: Settings, wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from ._model_trainer import before_train
+
+    return before_train(trainer, settings, wrapped, args, kwargs)
+
+
+def _create_training_job_args(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    settings = _stock_settings(instance)
+    if settings is None:
+        return wrapped(*args, **kwargs)
+    from ._model_trainer import create_training_job_args
+
+    return create_training_job_args(instance, settings, wrapped, args, kwargs)
+
+
 def _prepare_for_training(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     settings = _stock_settings(instance)
     if settings is None:
@@ -112,24 +128,50 @@ def _refusing(rule: str, call: str, what: str) -> Wrapper:
     return wrapper
 
 
-# Every SDK v2 method that starts a training or processing job, on the class that defines it.
-TARGETS: tuple[tuple[str, str, Wrapper], ...] = (
-    ("sagemaker.estimator", "EstimatorBase.fit", _outermost(_fit)),
-    ("sagemaker.pytorch.estimator", "PyTorch.fit", _outermost(_fit)),
-    ("sagemaker.algorithm", "AlgorithmEstimator.fit", _outermost(_fit)),
-    ("sagemaker.amazon.amazon_estimator", "AmazonAlgorithmEstimatorBase.fit", _outermost(_fit)),
-    ("sagemaker.jumpstart.estimator", "JumpStartEstimator.fit", _outermost(_fit)),
-    ("sagemaker.estimator", "EstimatorBase._prepare_for_training", _prepare_for_training),
-    ("sagemaker.estimator", "EstimatorBase.enable_remote_debug", _refusing("remote-debug", "enable_remote_debug()", "remote debugging")),
-    ("sagemaker.estimator", "EstimatorBase.enable_default_profiling", _refusing("profiler", "enable_default_profiling()", "SageMaker Profiler")),
-    ("sagemaker.estimator", "EstimatorBase.update_profiler", _refusing("profiler", "update_profiler()", "SageMaker Profiler")),
-    ("sagemaker.processing", "Processor.run", _outermost(_run)),
-    ("sagemaker.processing", "ScriptProcessor.run", _outermost(_run)),
-    ("sagemaker.processing", "FrameworkProcessor.run", _outermost(_run)),
-    ("sagemaker.spark.processing", "PySparkProcessor.run", _outermost(_run)),
-    ("sagemaker.spark.processing", "SparkJarProcessor.run", _outermost(_run)),
-    ("sagemaker.processing", "Processor._normalize_args", _normalize_args),
-)
+# Every method that starts a training or processing job, on the class that defines it, by SDK major.
+TARGETS: dict[int, tuple[tuple[str, str, Wrapper], ...]] = {
+    2: (
+        ("sagemaker.estimator", "EstimatorBase.fit", _outermost(_fit)),
+        ("sagemaker.pytorch.estimator", "PyTorch.fit", _outermost(_fit)),
+        ("sagemaker.algorithm", "AlgorithmEstimator.fit", _outermost(_fit)),
+        ("sagemaker.amazon.amazon_estimator", "AmazonAlgorithmEstimatorBase.fit", _outermost(_fit)),
+        ("sagemaker.jumpstart.estimator", "JumpStartEstimator.fit", _outermost(_fit)),
+        ("sagemaker.estimator", "EstimatorBase._prepare_for_training", _prepare_for_training),
+        ("sagemaker.estimator", "EstimatorBase.enable_remote_debug", _refusing("remote-debug", "enable_remote_debug()", "remote debugging")),
+        ("sagemaker.estimator", "EstimatorBase.enable_default_profiling", _refusing("profiler", "enable_default_profiling()", "SageMaker Profiler")),
+        ("sagemaker.estimator", "EstimatorBase.update_profiler", _refusing("profiler", "update_profiler()", "SageMaker Profiler")),
+        ("sagemaker.processing", "Processor.run", _outermost(_run)),
+        ("sagemaker.processing", "ScriptProcessor.run", _outermost(_run)),
+        ("sagemaker.processing", "FrameworkProcessor.run", _outermost(_run)),
+        ("sagemaker.spark.processing", "PySparkProcessor.run", _outermost(_run)),
+        ("sagemaker.spark.processing", "SparkJarProcessor.run", _outermost(_run)),
+        ("sagemaker.processing", "Processor._normalize_args", _normalize_args),
+    ),
+    3: (
+        ("sagemaker.train.model_trainer", "ModelTrainer.train", _outermost(_train)),
+        ("sagemaker.train.model_trainer", "ModelTrainer._create_training_job_args", _create_training_job_args),
+        ("sagemaker.core.processing", "Processor.run", _outermost(_run)),
+        ("sagemaker.core.processing", "ScriptProcessor.run", _outermost(_run)),
+        ("sagemaker.core.processing", "FrameworkProcessor.run", _outermost(_run)),
+        ("sagemaker.core.spark.processing", "_SparkProcessorBase.run", _outermost(_run)),
+        ("sagemaker.core.spark.processing", "PySparkProcessor.run", _outermost(_run)),
+        ("sagemaker.core.spark.processing", "SparkJarProcessor.run", _outermost(_run)),
+        ("sagemaker.core.processing", "Processor._normalize_args", _normalize_args),
+    ),
+}
+
+def _trainer_latest_decision() -> Any:
+    from ._model_trainer import LATEST_DECISION
+
+    return LATEST_DECISION
+
+
+# Attributes patch() adds to stock classes, by SDK major: (module, Class.attribute, factory).
+# A stock ModelTrainer (a pydantic model) cannot take a new attribute, so it gets a property.
+ADDED: dict[int, tuple[tuple[str, str, Callable[[], Any]], ...]] = {
+    2: (),
+    3: (("sagemaker.train.model_trainer", "ModelTrainer.latest_decision", _trainer_latest_decision),),
+}
 
 # -- patch / unpatch --------------------------------------------------------------------------
 
@@ -148,28 +190,27 @@ def is_patched() -> bool:
     return _settings is not None
 
 
-def _check_sdk() -> None:
-    from importlib.metadata import PackageNotFoundError, version
-
+def _check_sdk() -> int:
+    """The installed SDK's major, if ``patch()`` knows its version."""
     from packaging.requirements import Requirement
 
-    try:
-        installed = version("sagemaker")
-    except PackageNotFoundError as err:
-        raise UnsupportedSDKError("patch() needs the SageMaker Python SDK (pip install 'sagemaker<3')") from err
-    for spec in SUPPORTED:
-        requirement = Requirement(spec)
-        if not requirement.specifier.contains(installed, prereleases=True):
-            raise UnsupportedSDKError(
-                f"patch() supports {spec}; sagemaker {installed} is installed, so nothing was patched. "
-                "For SDK v3 use the grant-aware classes of a sagemaker-s3ag release that supports it."
-            )
+    from ._sdk import installed_version, major
+
+    installed = installed_version()
+    if not installed:
+        raise UnsupportedSDKError("patch() needs the SageMaker Python SDK (pip install sagemaker)")
+    if not any(Requirement(spec).specifier.contains(installed, prereleases=True) for spec in SUPPORTED):
+        raise UnsupportedSDKError(
+            f"patch() supports {' or '.join(SUPPORTED)}; sagemaker {installed} is installed, so nothing was patched. "
+            "Upgrade sagemaker-s3ag, or use the grant-aware classes."
+        )
+    return major()
 
 
-def _resolve() -> list[tuple[type, str, Wrapper]]:
+def _resolve(sdk_major: int) -> list[tuple[type, str, Wrapper]]:
     """Every target's owning class, before anything is wrapped: all or nothing."""
     resolved = []
-    for module_name, path, wrapper in TARGETS:
+    for module_name, path, wrapper in TARGETS[sdk_major]:
         try:
             module = importlib.import_module(module_name)
         except ImportError as err:
@@ -183,7 +224,7 @@ def _resolve() -> list[tuple[type, str, Wrapper]]:
 
 
 def patch(**settings: Any) -> None:
-    """Make every stock SDK v2 estimator and processor grant-aware, with these settings.
+    """Make every stock training and processing class of the installed SDK grant-aware, with these settings.
 
     Takes the same keywords as the grant-aware classes (``identity_propagation``, ``on_violation``,
     ``on_fallback``, ``pipe_mode_replacement``, ``preflight_timeout``). Calling it again changes the
@@ -201,8 +242,8 @@ def patch(**settings: Any) -> None:
                 logger.info("sagemaker-s3ag patch() settings changed to %s", chosen)
             _settings = chosen
             return
-        _check_sdk()
-        resolved = _resolve()
+        sdk_major = _check_sdk()
+        resolved = _resolve(sdk_major)
         import wrapt
 
         from ._interception import install
@@ -211,6 +252,12 @@ def patch(**settings: Any) -> None:
         for owner, attribute, wrapper in resolved:
             wrapt.wrap_function_wrapper(owner, attribute, wrapper)
             _applied.append((owner, attribute, vars(owner)[attribute]))
+        for module_name, path, make in ADDED[sdk_major]:
+            class_name, attribute = path.split(".")
+            owner = getattr(importlib.import_module(module_name), class_name)
+            if attribute not in vars(owner):
+                setattr(owner, attribute, make())
+                _applied.append((owner, attribute, vars(owner)[attribute]))
         _settings = chosen
         logger.info("sagemaker-s3ag patched %d SDK methods with %s", len(_applied), chosen)
 
@@ -229,10 +276,12 @@ def unpatch() -> None:
         withdraw_patched()
         while _applied:
             owner, attribute, ours = _applied.pop()
-            if vars(owner).get(attribute) is ours:  # only if nobody wrapped it again since
-                setattr(owner, attribute, ours.__wrapped__)
-            else:
+            if vars(owner).get(attribute) is not ours:  # only if nobody wrapped it again since
                 logger.warning("sagemaker-s3ag left %s.%s alone: it was re-wrapped after patch()", owner.__name__, attribute)
+            elif hasattr(ours, "__wrapped__"):
+                setattr(owner, attribute, ours.__wrapped__)
+            else:  # an attribute patch() added
+                delattr(owner, attribute)
         _settings = None
 
 

@@ -26,8 +26,6 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Optional
 
-from sagemaker.processing import Processor
-
 from ._decision import Decision
 from ._grant_aware import (
     GrantAwareMixin,
@@ -42,15 +40,21 @@ from ._grant_aware import (
     register,
 )
 from ._request import Request
+from ._sdk import api_shape, processor_class
 from ._settings import Settings
+
+Processor = processor_class()
 
 
 def _entries(items: Optional[Iterable[Any]], name_key: str, prefix: str, location_key: str) -> list[dict[str, Any]]:
     entries = []
     for count, item in enumerate(items or (), 1):
-        if not hasattr(item, "_to_request_dict"):
+        if hasattr(item, "_to_request_dict"):  # SDK v2
+            entry = item._to_request_dict()
+        elif hasattr(item, "model_dump"):  # SDK v3 shapes (DatasetDefinition included: v3 drops it later)
+            entry = api_shape(item)
+        else:
             continue  # not a ProcessingInput/Output: the SDK raises its own TypeError
-        entry = item._to_request_dict()
         entry[name_key] = entry.get(name_key) or f"{prefix}-{count}"  # as _normalize_args names it
         if location_key in entry:
             entry[location_key]["S3Uri"] = preview_uri(entry[location_key].get("S3Uri"))

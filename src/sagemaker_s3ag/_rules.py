@@ -323,7 +323,7 @@ def _dataset_definition(request: Request, ctx: RuleContext) -> tuple[Request, li
                 f"ProcessingInputs[{name}].DatasetDefinition",
                 f"input {name!r} is {'an' if source == 'Athena' else 'a'} {source} DatasetDefinition, which SageMaker cannot read with trusted "
                 f"identity propagation; materialise the query to S3 first ({source} UNLOAD, or a job "
-                "without TIP) and pass that prefix as ProcessingInput(source='s3://…')",
+                "without TIP) and pass that prefix as an S3 input (S3Input.S3Uri='s3://…')",
             )
         )
     return request, findings
@@ -452,8 +452,8 @@ RULES: tuple[Rule, ...] = (
         title="No remote debugging",
         summary="No RemoteDebugConfig with EnableRemoteDebug on a training job.",
         why="A training job with trusted identity propagation cannot use remote debugging.",
-        fix="RemoteDebugConfig removed with a warning, or refused with on_violation='error'. "
-        "enable_remote_debug() on a grant-aware estimator is refused.",
+        fix="RemoteDebugConfig removed with a warning, or refused with on_violation='error' (SDK v3's "
+        "with_remote_debug_config() included). enable_remote_debug() on a grant-aware SDK v2 estimator is refused.",
         job_types=frozenset({"training"}),
         apply=_remote_debug,
     ),

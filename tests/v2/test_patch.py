@@ -57,7 +57,8 @@ def _owner(module_name: str, path: str) -> tuple[type, str]:
 
 
 ORIGINALS: dict[tuple[str, str], object] = {}
-for _module_name, _path, _wrapper in _patch.TARGETS:
+V2_TARGETS = _patch.TARGETS[2]
+for _module_name, _path, _wrapper in V2_TARGETS:
     _cls, _attr = _owner(_module_name, _path)
     ORIGINALS[(_module_name, _path)] = vars(_cls)[_attr]
 ORIGINAL_FIT = vars(EstimatorBase)["fit"]
@@ -82,7 +83,7 @@ def assert_nothing_patched() -> None:
 def assert_wrapped_once() -> None:
     """Every target is one wrapt wrapper directly around the original function (not a wrapper of a wrapper)."""
     assert is_patched() is True
-    assert len(_patch._applied) == len(_patch.TARGETS)
+    assert len(_patch._applied) == len(V2_TARGETS)
     for key, original in ORIGINALS.items():
         now = current(*key)
         assert isinstance(now, wrapt.FunctionWrapper), key
@@ -752,7 +753,7 @@ def test_unknown_sdk_version_is_refused_naming_the_installed_version(monkeypatch
 )
 def test_missing_target_is_refused_and_nothing_is_patched(monkeypatch, path):
     # Last in the list, so an SDK that wrapped as it went would have wrapped every other target by then.
-    monkeypatch.setattr(_patch, "TARGETS", (*_patch.TARGETS, ("sagemaker.estimator", path, _patch.TARGETS[0][2])))
+    monkeypatch.setitem(_patch.TARGETS, 2, (*V2_TARGETS, ("sagemaker.estimator", path, V2_TARGETS[0][2])))
     with pytest.raises(UnsupportedSDKError) as info:
         patch(identity_propagation=True)
     assert str(info.value) == f"sagemaker.estimator.{path} is missing from this SageMaker SDK; nothing was patched"
@@ -761,9 +762,7 @@ def test_missing_target_is_refused_and_nothing_is_patched(monkeypatch, path):
 
 def test_missing_target_module_is_an_unsupported_sdk_error(monkeypatch):
     """A target module this SDK version does not have is an unknown SDK too: UnsupportedSDKError, nothing patched."""
-    monkeypatch.setattr(
-        _patch, "TARGETS", (*_patch.TARGETS, ("sagemaker.no_such_module", "Thing.fit", _patch.TARGETS[0][2]))
-    )
+    monkeypatch.setitem(_patch.TARGETS, 2, (*V2_TARGETS, ("sagemaker.no_such_module", "Thing.fit", V2_TARGETS[0][2])))
     try:
         with pytest.raises(UnsupportedSDKError) as info:
             patch(identity_propagation=True)

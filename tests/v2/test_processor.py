@@ -353,7 +353,7 @@ def test_dataset_definition_is_refused_even_in_fix_mode(session, grant_warnings,
     message = str(err)
     assert f"{source} DatasetDefinition" in message
     assert f"materialise the query to S3 first ({source} UNLOAD" in message
-    assert "ProcessingInput(source='s3://" in message
+    assert "S3Input.S3Uri='s3://" in message
     assert_nothing_sent(session, proc)
     assert ours(grant_warnings) == []
 

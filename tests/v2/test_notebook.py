@@ -13,7 +13,7 @@ import pytest
 from sagemaker_s3ag import RULES
 from sagemaker_s3ag._identity_propagation import ENV_VARS, METADATA_FILE_ENV
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "quickstart.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "quickstart.ipynb"
 
 
 def test_stored_without_outputs_or_execution_counts():

@@ -1,0 +1,86 @@
+"""SDK: which major of the SageMaker Python SDK is installed, and what each major calls things.
+
+SDK v2 trains with ``Estimator.fit()`` and processes with ``sagemaker.processing.Processor.run()``;
+SDK v3 trains with ``sagemaker.train.ModelTrainer.train()`` and processes with
+``sagemaker.core.processing.Processor.run()``. Both build the same CreateTrainingJob /
+CreateProcessingJob requests, which is all the rules see; only the adapters ask this module which
+major they are talking to. Finding out costs a metadata read, not an import of the SDK.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+V2, V3 = 2, 3
+
+# Public names that exist for one major only: (major, what to use on the other one).
+MAJOR_ONLY: dict[str, tuple[int, str]] = {
+    "GrantAwareEstimator": (V2, "GrantAwareModelTrainer (sagemaker.train.ModelTrainer replaces Estimator in SDK v3)"),
+    "GrantAwareModelTrainer": (V3, "GrantAwareEstimator (SDK v2 trains with sagemaker.estimator.Estimator)"),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def installed_version() -> str:
+    """The installed ``sagemaker`` distribution's version, or ``""`` when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sagemaker")
+    except PackageNotFoundError:
+        return ""
+
+
+def major() -> int:
+    """The installed SDK's major version (2 or 3; 0 when the SDK is not installed)."""
+    text = installed_version()
+    head = text.split(".", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def wrong_major(name: str) -> ImportError:
+    """The error for a name that belongs to the other major: which one is installed, what to use."""
+    wanted, instead = MAJOR_ONLY[name]
+    installed = installed_version() or "not installed"
+    return ImportError(
+        f"{name} needs SageMaker Python SDK v{wanted}, but sagemaker {installed} is installed; "
+        f"use {instead}",
+        name="sagemaker_s3ag",
+    )
+
+
+def session_class() -> type:
+    """The SageMaker ``Session`` class of the installed major."""
+    if major() >= V3:
+        from sagemaker.core.helper.session_helper import Session
+    else:
+        from sagemaker.session import Session
+    return Session  # type: ignore[no-any-return]
+
+
+def pipeline_session_class() -> type:
+    """``PipelineSession`` of the installed major."""
+    if major() >= V3:
+        from sagemaker.core.workflow.pipeline_context import PipelineSession
+    else:
+        from sagemaker.workflow.pipeline_context import PipelineSession
+    return PipelineSession  # type: ignore[no-any-return]
+
+
+def processor_class() -> type:
+    """The base ``Processor`` class of the installed major."""
+    if major() >= V3:
+        from sagemaker.core.processing import Processor
+    else:
+        from sagemaker.processing import Processor
+    return Processor  # type: ignore[no-any-return]
+
+
+def api_shape(value: Any) -> Any:
+    """An SDK v3 request object (a pydantic shape) as the API's PascalCase dict; other values as they are."""
+    if hasattr(value, "model_dump") and major() >= V3:
+        from sagemaker.core.utils.utils import serialize
+
+        return serialize(value)
+    return value
