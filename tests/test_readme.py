@@ -19,8 +19,14 @@ def _opening_commands() -> list[str]:
 
 def test_readme_opens_with_demo_and_test_commands():
     demo, tests = _opening_commands()
-    assert demo.endswith("s3ag demo")
-    assert "pytest" in tests
+    assert demo.endswith("nox -s demo")
+    assert tests.endswith("&& nox")  # noxfile.py: pytest on each SDK major
+
+
+def test_nox_runs_pytest_on_both_sdk_majors():
+    noxfile = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    assert '"2": "sagemaker>=2.200,<3"' in noxfile and '"3": "sagemaker>=3.3,<4"' in noxfile
+    assert '"python", "-m", "pytest", "-q"' in noxfile
 
 
 def test_ci_runs_the_readme_test_command_verbatim():

@@ -11,6 +11,7 @@ unchanged script with ``s3ag run -- python script.py``). SageMaker Python SDK v2
 
 SDK v3::
 
+    from sagemaker.core.training.configs import InputData
     from sagemaker_s3ag import GrantAwareModelTrainer
     trainer = GrantAwareModelTrainer(training_image=image, role=role, training_input_mode="Pipe")
     trainer.train(input_data_config=[InputData(channel_name="train", data_source="s3://bucket/train/")])

@@ -50,6 +50,26 @@ class Check:
         return f"{self.status:<15} {self.name}: {self.detail}"
 
 
+def _sdk_check() -> Check:
+    """Which SageMaker Python SDK this environment has, and whether ``patch()`` knows it."""
+    from packaging.requirements import Requirement
+
+    from ._patch import SUPPORTED
+    from ._sdk import V3, installed_version, major
+
+    installed = installed_version()
+    if not installed:
+        return Check("SageMaker Python SDK", "warn", "not installed: pip install sagemaker")
+    classes = "GrantAwareModelTrainer, GrantAwareProcessor" if major() >= V3 else "GrantAwareEstimator, GrantAwareProcessor"
+    if any(Requirement(spec).specifier.contains(installed, prereleases=True) for spec in SUPPORTED):
+        return Check("SageMaker Python SDK", "info", f"sagemaker {installed} (SDK v{major()}): {classes}, grant_aware(), patch()")
+    return Check(
+        "SageMaker Python SDK",
+        "warn",
+        f"sagemaker {installed} is not a version patch() knows ({' or '.join(SUPPORTED)}): upgrade sagemaker-s3ag",
+    )
+
+
 def _error_code(err: Exception) -> str:
     return str(getattr(err, "response", {}).get("Error", {}).get("Code", type(err).__name__))
 
@@ -198,6 +218,7 @@ def doctor(
             else f"not configured ({PLUGIN_ENV} unset): this kernel's own S3 calls use its IAM credentials",
         )
     )
+    checks.append(_sdk_check())
     if account_id is None:
         try:
             account_id = boto_session.client("sts").get_caller_identity()["Account"]

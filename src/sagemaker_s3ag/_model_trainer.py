@@ -2,7 +2,7 @@
 
 In a notebook::
 
-    from sagemaker.train.configs import InputData
+    from sagemaker.core.training.configs import InputData
     from sagemaker_s3ag import GrantAwareModelTrainer
 
     trainer = GrantAwareModelTrainer(training_image=image, role=role, training_input_mode="Pipe")

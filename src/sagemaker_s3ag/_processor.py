@@ -1,6 +1,8 @@
-"""Processor: grant-aware processing on SDK v2 (``GrantAwareProcessor``, ``grant_aware(SKLearnProcessor)``, ``patch()``).
+"""Processor: grant-aware processing on SDK v2 and v3 (``GrantAwareProcessor``, ``grant_aware(...)``, ``patch()``).
 
-In a notebook::
+``GrantAwareProcessor`` subclasses the installed SDK's ``Processor`` (``sagemaker.processing`` in v2,
+``sagemaker.core.processing`` in v3); both have the same ``run()`` → ``_normalize_args()`` flow. In a
+notebook, on SDK v2::
 
     from sagemaker.processing import ProcessingInput
     from sagemaker_s3ag import GrantAwareProcessor
@@ -11,10 +13,19 @@ In a notebook::
                                      s3_input_mode="Pipe")], wait=False)
     proc.latest_decision       # Pipe -> File (warned), tags written
 
+on SDK v3::
+
+    from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
+
+    proc.run(inputs=[ProcessingInput(input_name="raw", s3_input=ProcessingS3Input(
+        s3_uri="s3://bucket/raw/", local_path="/opt/ml/processing/in", s3_data_type="S3Prefix",
+        s3_input_mode="Pipe"))], wait=False, logs=False)
+
 Two steps, each run once per job whichever way the job is launched:
 
 * :func:`before_run` (from ``run``): with TIP on, names the job and refuses what cannot be fixed,
-  before anything is uploaded (``FrameworkProcessor`` uploads its code before ``_normalize_args``);
+  before anything is uploaded (``FrameworkProcessor`` uploads its code before ``_normalize_args``).
+  SDK v3 would drop a ``DatasetDefinition`` input silently: it is refused here, from the input objects;
 * :func:`normalize_args` (around ``_normalize_args``, which every path calls, SageMaker Pipelines
   steps included): refuses again from the inputs it is given, lends the SDK a copy of the tags and
   announces the job to the request hook.
@@ -40,7 +51,8 @@ from ._grant_aware import (
     register,
 )
 from ._request import Request
-from ._sdk import api_shape, processor_class
+from ._errors import warn
+from ._sdk import V3, api_shape, major, processor_class
 from ._settings import Settings
 
 Processor = processor_class()
@@ -91,8 +103,25 @@ def normalize_args(proc: Any, settings: Settings, normalize: Any, args: tuple[An
     """Step two: around the SDK's ``_normalize_args``, announce the job to the request hook."""
     identity = identity_for(proc, settings)
     known = bind(normalize, args, kwargs).arguments
-    check_preview(proc, "processing", settings, identity, processing_preview(known.get("inputs"), known.get("outputs")))
+    preview = processing_preview(known.get("inputs"), known.get("outputs"))
+    check_preview(proc, "processing", settings, identity, preview)
+    if major() >= V3:
+        _warn_dropped_dataset_definitions(preview)
     return prepare_job(proc, "processing", settings, identity, frozenset(), call)
+
+
+def _warn_dropped_dataset_definitions(preview: Request) -> None:
+    """SDK v3 leaves ``DatasetDefinition`` inputs out of the request without a word; with TIP off, say so.
+
+    (With TIP on they are refused before this.)
+    """
+    for entry in preview.get("ProcessingInputs", ()):
+        if "DatasetDefinition" in entry:
+            warn(
+                f"[s3ag:dataset-definition] ProcessingInputs[{entry.get('InputName')}].DatasetDefinition: SageMaker "
+                "Python SDK v3 leaves DatasetDefinition inputs out of the CreateProcessingJob request, so the job "
+                "runs without this input"
+            )
 
 
 class GrantAwareProcessingMixin(GrantAwareMixin):
@@ -126,12 +155,13 @@ class GrantAwareProcessingMixin(GrantAwareMixin):
 
 
 class GrantAwareProcessor(GrantAwareProcessingMixin, Processor):
-    """``sagemaker.processing.Processor`` that enforces the S3 Access Grants rules and records them on the job.
+    """The SDK's ``Processor`` (v2 or v3), enforcing the S3 Access Grants rules and recording them on the job.
 
     Same constructor as ``Processor``, plus the keyword-only settings of
-    :class:`~sagemaker_s3ag.GrantAwareEstimator` (``pipe_mode_replacement`` is always File here).
+    :class:`~sagemaker_s3ag.GrantAwareEstimator` / ``GrantAwareModelTrainer``
+    (``pipe_mode_replacement`` is always File here).
 
-    Example::
+    Example (SDK v2; see the module for v3's input objects)::
 
         proc = GrantAwareProcessor(image_uri=image, role=role, instance_count=1,
                                    instance_type="ml.m5.xlarge")

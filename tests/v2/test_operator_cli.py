@@ -12,6 +12,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import boto3
+import sagemaker
 import pytest
 from conftest import ACCOUNT, IMAGE, ROLE
 
@@ -205,6 +206,9 @@ def doctor(*argv: str) -> tuple[int, list[tuple[str, ...]], str]:
     return code, table_rows(text), text
 
 
+SDK_ROW = f"sagemaker {sagemaker.__version__} (SDK v2): GrantAwareEstimator, GrantAwareProcessor, grant_aware(), patch()"
+
+
 def row(rows, name: str) -> tuple[str, str]:
     (found,) = [(status, detail) for status, check, detail in rows if check == name]
     return found
@@ -217,6 +221,7 @@ def test_doctor_all_good(aws):
     assert rows == [
         ("info", "trusted identity propagation", "disabled (not in a SageMaker Studio space)"),
         ("info", "boto3 Access Grants plugin", NO_PLUGIN),
+        ("info", "SageMaker Python SDK", SDK_ROW),
         ("ok", "Access Grants instance", INSTANCE),
         ("ok", "IAM Identity Center", "associated with arn:aws:sso:::instance/ssoins-fake0000000000"),
         (
@@ -412,6 +417,7 @@ def test_doctor_json(aws):
     assert [(c["name"], c["status"], c["required"]) for c in checks] == [
         ("trusted identity propagation", "info", False),
         ("boto3 Access Grants plugin", "info", False),
+        ("SageMaker Python SDK", "info", False),
         ("Access Grants instance", "ok", True),
         ("IAM Identity Center", "fail", True),
         ("execution role allows S3 Access Grants", "ok", True),
