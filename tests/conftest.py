@@ -133,6 +133,27 @@ def creates(calls) -> list[dict]:
     return [params for op, params in calls if op == "CreateTrainingJob"]
 
 
+def train_job(sess, uri: str, **settings):
+    """Launch a grant-aware training job reading ``uri`` on the installed SDK major; returns its owner.
+
+    ``owner.latest_decision.job_name`` names the job.
+    """
+    if SDK_MAJOR >= 3:
+        from sagemaker.core.training.configs import InputData
+
+        from sagemaker_s3ag import GrantAwareModelTrainer
+
+        trainer = GrantAwareModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=sess, **settings)
+        trainer.train(input_data_config=[InputData(channel_name="train", data_source=uri)], wait=False, logs=False)
+        return trainer
+    from sagemaker_s3ag import GrantAwareEstimator
+
+    est = GrantAwareEstimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                              sagemaker_session=sess, **settings)
+    est.fit(uri, wait=False, logs=False)
+    return est
+
+
 def uploaded_keys(sess) -> list[str]:
     """Every object key in the emulated bucket (to prove nothing was uploaded)."""
     s3 = sess.boto_session.client("s3")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import IMAGE, ROLE
+from conftest import SDK_MAJOR, train_job
 
 from sagemaker_s3ag._cli import main
 
@@ -24,7 +24,9 @@ def test_demo_runs_offline_and_reports_every_step():
     assert code == 0, text
     assert "[s3ag:pipe-mode]" in text
     assert "refused (rule dataset-definition)" in text
-    assert "s3ag:adjustments=pipe-mode debugger profiler" in text
+    # v2's default Debugger and Profiler go quietly; v3 adds neither, and the demo asks for remote debugging
+    expected = "pipe-mode debugger profiler" if SDK_MAJOR == 2 else "pipe-mode remote-debug"
+    assert f"s3ag:adjustments={expected}" in text
     assert "Demo finished: every step behaved as documented." in text
 
 
@@ -60,13 +62,8 @@ def test_missing_subcommand_exits_2(capsys):
 
 
 def test_describe_uses_the_default_session(session, monkeypatch):
-    from sagemaker_s3ag import GrantAwareEstimator
-
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    est = GrantAwareEstimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-                              sagemaker_session=session, identity_propagation=True)
-    est.fit("s3://s3ag-demo/train/", wait=False, logs=False)
-    name = est.latest_training_job.name
+    name = train_job(session, "s3://s3ag-demo/train/", identity_propagation=True).latest_decision.job_name
     code, text = run("describe", name, "--json")
     assert code == 0
     data = json.loads(text)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from conftest import SDK_MAJOR
+
 import sagemaker_s3ag
+
+TRAINER = "GrantAwareEstimator" if SDK_MAJOR == 2 else "GrantAwareModelTrainer"
+OTHER_TRAINER = "GrantAwareModelTrainer" if SDK_MAJOR == 2 else "GrantAwareEstimator"
 
 
 def test_all_is_sorted_and_complete():
@@ -13,10 +18,23 @@ def test_all_is_sorted_and_complete():
     for name in sagemaker_s3ag.__all__:
         assert getattr(sagemaker_s3ag, name) is not None
     required = {
-        "GrantAwareEstimator", "GrantAwareProcessor", "grant_aware", "ConsiderationError",
+        TRAINER, "GrantAwareProcessor", "grant_aware", "ConsiderationError",
         "GrantFallbackError", "GrantAwareWarning", "describe_job", "execution_role_policy",
     }
     assert required <= set(sagemaker_s3ag.__all__)
+    assert OTHER_TRAINER not in sagemaker_s3ag.__all__  # so `from sagemaker_s3ag import *` works
+
+
+def test_a_name_of_the_other_major_is_an_import_error_saying_what_to_use():
+    from importlib.metadata import version
+
+    import pytest
+
+    with pytest.raises(ImportError) as info:
+        exec(f"from sagemaker_s3ag import {OTHER_TRAINER}", {})
+    message = str(info.value)
+    assert f"sagemaker {version('sagemaker')} is installed" in message
+    assert f"use {TRAINER}" in message
 
 
 def test_exception_tree():
@@ -30,10 +48,14 @@ def test_exception_tree():
 
 
 def test_grant_aware_classes_are_sdk_subclasses():
-    from sagemaker.estimator import Estimator
-    from sagemaker.processing import Processor
+    if SDK_MAJOR == 2:
+        from sagemaker.estimator import Estimator as Trainer
+        from sagemaker.processing import Processor
+    else:
+        from sagemaker.core.processing import Processor
+        from sagemaker.train.model_trainer import ModelTrainer as Trainer
 
-    assert issubclass(sagemaker_s3ag.GrantAwareEstimator, Estimator)
+    assert issubclass(getattr(sagemaker_s3ag, TRAINER), Trainer)
     assert issubclass(sagemaker_s3ag.GrantAwareProcessor, Processor)
 
 
@@ -59,12 +81,12 @@ def test_import_does_not_import_the_sdk_or_boto():
 def test_settings_are_validated_on_construction():
     import pytest
 
-    from sagemaker_s3ag import GrantAwareEstimator, Settings
+    from sagemaker_s3ag import GrantAwareProcessor, Settings
 
     with pytest.raises(ValueError, match="on_violation"):
         Settings(on_violation="ignore")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="pipe_mode_replacement"):
-        GrantAwareEstimator(image_uri="x", role="r", instance_count=1, instance_type="ml.m5.xlarge",
+        GrantAwareProcessor(image_uri="x", role="r", instance_count=1, instance_type="ml.m5.xlarge",
                             pipe_mode_replacement="Pipe")
     with pytest.raises(ValueError, match="preflight_timeout"):
         Settings(preflight_timeout=0)

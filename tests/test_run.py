@@ -2,8 +2,8 @@
 
 Every test starts ``s3ag run`` as a real subprocess. The SageMaker program is a small script that
 starts its own moto emulator (``sagemaker_s3ag.testing.Emulator``), grants READWRITE on
-s3://s3ag-demo/* in a fake S3 Access Grants table, fits a *stock* ``Estimator`` in Pipe mode and
-prints what the emulator recorded. Child processes that import sagemaker take ~3 s each, so the
+s3://s3ag-demo/* in a fake S3 Access Grants table, trains with a *stock* ``Estimator`` (SDK v2) or
+``ModelTrainer`` (SDK v3) in Pipe mode and prints what the emulator recorded. Child processes that import sagemaker take ~3 s each, so the
 assertions are grouped per run.
 """
 
@@ -17,11 +17,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import SDK_MAJOR
 
 from sagemaker_s3ag._identity_propagation import ENV_VARS, METADATA_FILE_ENV
 from sagemaker_s3ag._run import BOOTSTRAP_DIR, SETTINGS_ENV
 
 S3AG = [sys.executable, "-m", "sagemaker_s3ag._cli"]
+# v2 also switches Debugger and Profiler on by default; v3 does not.
+ADJUSTED = "pipe-mode debugger profiler" if SDK_MAJOR == 2 else "pipe-mode"
 VENV_BIN = os.path.dirname(sys.executable)
 
 PIPELINE = textwrap.dedent(
@@ -35,18 +38,32 @@ PIPELINE = textwrap.dedent(
     session = emulator.start()
     install_access_grants(session.boto_session, AccessGrantsTable().grant("s3://s3ag-demo/*", "READWRITE"))
 
-    from sagemaker.estimator import Estimator
+    from importlib.metadata import version
+
+    import sagemaker  # noqa: F401  (the import s3ag run waits for)
 
     import sagemaker_s3ag
     from sagemaker_s3ag._patch import patch_settings
 
     print("PATCHED " + json.dumps(sagemaker_s3ag.is_patched()))
     print("SETTINGS " + json.dumps(vars(patch_settings()) if patch_settings() else None))
-    est = Estimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-                    sagemaker_session=session, input_mode="Pipe")
-    est.fit(f"s3://{BUCKET}/train/", wait=False, logs=False)
-    client = session.sagemaker_client
-    job = client.describe_training_job(TrainingJobName=est.latest_training_job.name)
+    if version("sagemaker").startswith("2."):
+        from sagemaker.estimator import Estimator
+
+        est = Estimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                        sagemaker_session=session, input_mode="Pipe")
+        est.fit(f"s3://{BUCKET}/train/", wait=False, logs=False)
+        name = est.latest_training_job.name
+    else:
+        from sagemaker.core.training.configs import InputData
+        from sagemaker.train import ModelTrainer
+
+        trainer = ModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=session, training_input_mode="Pipe")
+        trainer.train(input_data_config=[InputData(channel_name="train", data_source=f"s3://{BUCKET}/train/")],
+                      wait=False, logs=False)
+        name = trainer._latest_training_job.training_job_name
+    client = session.boto_session.client("sagemaker")
+    job = client.describe_training_job(TrainingJobName=name)
     print("MODE " + job["AlgorithmSpecification"]["TrainingInputMode"])
     tags = client.list_tags(ResourceArn=job["TrainingJobArn"])["Tags"]
     print("TAGS " + json.dumps({t["Key"]: t["Value"] for t in tags if t["Key"].startswith("s3ag:")}))
@@ -178,7 +195,7 @@ def test_run_patches_an_unchanged_script_and_passes_arguments_and_exit_code(pipe
     assert value(result.stdout, "MODE") == "File"
     tags = value(result.stdout, "TAGS")
     assert sorted(tags) == ["s3ag:adjustments", "s3ag:credentials", "s3ag:identity-propagation", "s3ag:launched-by", "s3ag:version"]
-    assert tags["s3ag:adjustments"] == "pipe-mode debugger profiler"
+    assert tags["s3ag:adjustments"] == ADJUSTED
     assert tags["s3ag:credentials"] == "access-grants"
     assert tags["s3ag:identity-propagation"] == "enabled"
     assert tags["s3ag:launched-by"] == "user"
@@ -186,7 +203,7 @@ def test_run_patches_an_unchanged_script_and_passes_arguments_and_exit_code(pipe
     assert value(result.stdout, "ARGV") == ["my_pipeline.py", *PROGRAM_ARGS]
     (warning,) = s3ag_warnings(result.stderr)
     assert "[s3ag:pipe-mode] AlgorithmSpecification.TrainingInputMode:" in warning
-    assert warning.split(":")[0].endswith("my_pipeline.py")  # points at the user's fit() line
+    assert warning.split(":")[0].endswith("my_pipeline.py")  # points at the user's fit()/train() line
 
 
 def test_an_existing_sitecustomize_still_runs_in_the_patched_program(pipeline_runs):
@@ -352,17 +369,35 @@ SAGEMAKER_PIPELINE = textwrap.dedent(
     )
 
     # An existing pipeline, unchanged: stock classes only.
-    from sagemaker.estimator import Estimator
-    from sagemaker.workflow.pipeline import Pipeline
-    from sagemaker.workflow.pipeline_context import PipelineSession
-    from sagemaker.workflow.steps import TrainingStep
+    from importlib.metadata import version
 
-    pipeline_session = PipelineSession(
-        boto_session=session.boto_session, sagemaker_client=session.sagemaker_client, default_bucket=BUCKET
-    )
-    est = Estimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-                    sagemaker_session=pipeline_session, input_mode="Pipe", output_path=f"s3://{BUCKET}/out/")
-    step = TrainingStep(name="Train", step_args=est.fit({"train": f"s3://{BUCKET}/train/"}))
+    if version("sagemaker").startswith("2."):
+        from sagemaker.estimator import Estimator
+        from sagemaker.workflow.pipeline import Pipeline
+        from sagemaker.workflow.pipeline_context import PipelineSession
+        from sagemaker.workflow.steps import TrainingStep
+
+        pipeline_session = PipelineSession(
+            boto_session=session.boto_session, sagemaker_client=session.sagemaker_client, default_bucket=BUCKET
+        )
+        est = Estimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                        sagemaker_session=pipeline_session, input_mode="Pipe", output_path=f"s3://{BUCKET}/out/")
+        step_args = est.fit({"train": f"s3://{BUCKET}/train/"})
+    else:
+        import os
+
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # sagemaker.mlops needs one to import
+        from sagemaker.core.training.configs import InputData
+        from sagemaker.core.workflow.pipeline_context import PipelineSession
+        from sagemaker.mlops.workflow.pipeline import Pipeline
+        from sagemaker.mlops.workflow.steps import TrainingStep
+        from sagemaker.train import ModelTrainer
+
+        pipeline_session = PipelineSession(boto_session=session.boto_session, default_bucket=BUCKET)
+        trainer = ModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=pipeline_session,
+                               training_input_mode="Pipe")
+        step_args = trainer.train(input_data_config=[InputData(channel_name="train", data_source=f"s3://{BUCKET}/train/")])
+    step = TrainingStep(name="Train", step_args=step_args)
     pipeline = Pipeline(name="existing", steps=[step], sagemaker_session=pipeline_session)
     print("DEFINITION " + json.dumps(json.loads(pipeline.definition())["Steps"][0]["Arguments"]))
     """
@@ -377,11 +412,14 @@ def test_an_existing_pipeline_unchanged_gets_compliant_step_arguments(child_env,
     arguments = value(patched.stdout, "DEFINITION")
     assert arguments["AlgorithmSpecification"]["TrainingInputMode"] == "File"
     assert "DebugHookConfig" not in arguments
-    assert arguments["ProfilerConfig"] == {"DisableProfiler": True}
+    if SDK_MAJOR == 2:
+        assert arguments["ProfilerConfig"] == {"DisableProfiler": True}
+    else:
+        assert "ProfilerConfig" not in arguments
     assert {t["Key"]: t["Value"] for t in arguments["Tags"] if t["Key"].startswith("s3ag:")} == {
         "s3ag:credentials": "access-grants",  # the grant is to the IAM role: pipeline executions can use it
         "s3ag:identity-propagation": "enabled",
-        "s3ag:adjustments": "pipe-mode debugger profiler",
+        "s3ag:adjustments": ADJUSTED,
         "s3ag:launched-by": "pipeline",
         "s3ag:version": __import__("sagemaker_s3ag").__version__,
     }

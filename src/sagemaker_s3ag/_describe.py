@@ -143,9 +143,9 @@ def describe_job(
         JobRecordNotFound: no training or processing job has that name.
     """
     if sagemaker_session is None:
-        from sagemaker.session import Session
+        from ._sdk import session_class
 
-        sagemaker_session = Session()
+        sagemaker_session = session_class()()
     client = sagemaker_session.sagemaker_client
     job_type, description = _describe(client, job_name)
     arn_key, status_key = ("TrainingJobArn", "TrainingJobStatus") if job_type == "training" else (
