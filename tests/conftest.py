@@ -120,7 +120,8 @@ def calls(session):
     if SDK_MAJOR >= 3:  # ModelTrainer sends CreateTrainingJob through sagemaker-core's cached client
         from sagemaker.core.resources import Base
 
-        clients.append(Base.get_sagemaker_client(session=session.boto_session, service_name="sagemaker"))
+        for region in (None, session.boto_region_name):  # ModelTrainer passes none, HyperparameterTuner its own
+            clients.append(Base.get_sagemaker_client(session=session.boto_session, region_name=region, service_name="sagemaker"))
     for client in clients:
         client.meta.events.register("before-parameter-build.sagemaker", record, unique_id="s3ag-tests-calls")
     yield made

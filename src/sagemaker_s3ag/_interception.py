@@ -215,14 +215,19 @@ def _create_request_hook(wrapped: Callable[..., Any], instance: Any, args: Any, 
     """SDK v3 ``Session._intercept_create_request(request, create, func_name)``: settle an announced processing job.
 
     Every v3 processing job passes here, direct (``create`` submits it) or as a Pipelines step
-    (``PipelineSession`` keeps it). The SDK builds ``latest_job`` from the very dict it passed in,
+    (``PipelineSession`` keeps it); so does a Pipelines tuning step. The SDK builds ``latest_job`` from the very dict it passed in,
     so that dict is brought in line with the request actually sent.
     """
     request, create, func_name = _intercepted_args(*args, **kwargs)
-    ctx = _take(request.get("ProcessingJobName")) if func_name == "process" and isinstance(request, dict) else None
+    ctx = None
+    if func_name == "process" and isinstance(request, dict):
+        ctx = _take(request.get("ProcessingJobName"))
+    elif func_name == "tune" and isinstance(request, dict):  # a Pipelines tuning step (see _v3_tuning_job_hook)
+        ctx = _tuning.get()
+        _tuning.set(None)
     if ctx is None:
         return wrapped(*args, **kwargs)
-    fixed = settle(ctx, request, "processing", instance.boto_session, launched_by_pipeline(instance))
+    fixed = settle(ctx, request, ctx.job_type, instance.boto_session, launched_by_pipeline(instance))
     request.clear()
     request.update(fixed)
     return wrapped(request, create, func_name)
@@ -232,25 +237,24 @@ def _intercepted_args(request: Any, create: Any, func_name: Optional[str] = None
     return request, create, func_name
 
 
-_creating: contextvars.ContextVar[Optional[list[Any]]] = contextvars.ContextVar("s3ag_creating_training_job", default=None)
-_HANDLER_ID = "sagemaker-s3ag-create-training-job"
+_creating: contextvars.ContextVar[Optional[list[Any]]] = contextvars.ContextVar("s3ag_creating_job", default=None)
+_HANDLER_ID = "sagemaker-s3ag-create-job"
+_OPERATIONS: dict[str, JobType] = {"CreateTrainingJob": "training", "CreateHyperParameterTuningJob": "tuning"}
 
 
-def _training_job_create_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-    """SDK v3 ``TrainingJob.create(...)``: settle an announced training job as its API call is made.
+def _creating_through_core(ctx: JobContext, wrapped: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    """Run a sagemaker-core ``create`` (``TrainingJob.create``, ``HyperParameterTuningJob.create``), settling its API call.
 
-    ``ModelTrainer.train()`` sends CreateTrainingJob through sagemaker-core's own cached client,
-    not ``sagemaker_session.sagemaker_client``; the request is settled in that client's
+    sagemaker-core sends the request through its own cached client, not
+    ``sagemaker_session.sagemaker_client``; the request is settled in that client's
     ``provide-client-params`` event, where botocore hands over the exact API parameters.
     """
-    ctx = _take(kwargs.get("training_job_name"))
-    if ctx is None:
-        return wrapped(*args, **kwargs)
     from sagemaker.core.resources import Base
 
     boto_session = kwargs.get("session")
     client = Base.get_sagemaker_client(session=boto_session, region_name=kwargs.get("region"), service_name="sagemaker")
-    client.meta.events.register("provide-client-params.sagemaker.CreateTrainingJob", _settle_training_params, unique_id=_HANDLER_ID)
+    for operation in _OPERATIONS:
+        client.meta.events.register(f"provide-client-params.sagemaker.{operation}", _settle_params, unique_id=f"{_HANDLER_ID}-{operation}")
     pending = [ctx, boto_session]
     token = _creating.set(pending)
     try:
@@ -261,13 +265,63 @@ def _training_job_create_hook(wrapped: Callable[..., Any], instance: Any, args: 
             ctx.record(None)
 
 
-def _settle_training_params(params: Request, **_: Any) -> Optional[Request]:
+def _settle_params(params: Request, model: Any, **_: Any) -> Optional[Request]:
     pending = _creating.get()
-    if not pending or pending[0] is None:
+    if not pending or pending[0] is None or _OPERATIONS.get(model.name) != pending[0].job_type:
         return None  # not a grant-aware job: botocore keeps the parameters as they are
     ctx, boto_session = pending
     pending[0] = None
-    return settle(ctx, params, "training", boto_session, pipeline=False)
+    return settle(ctx, params, ctx.job_type, boto_session, pipeline=False)
+
+
+def _training_job_create_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """SDK v3 ``TrainingJob.create(...)``: settle the training job announced under that name."""
+    ctx = _take(kwargs.get("training_job_name"))
+    return wrapped(*args, **kwargs) if ctx is None else _creating_through_core(ctx, wrapped, args, kwargs)
+
+
+_tuning: contextvars.ContextVar[Optional[JobContext]] = contextvars.ContextVar("s3ag_v3_tuning", default=None)
+
+
+def _v3_tuner_trainers(tuner: Any) -> list[Any]:
+    found = [tuner.model_trainer] if getattr(tuner, "model_trainer", None) is not None else []
+    return found + list((getattr(tuner, "model_trainer_dict", None) or {}).values())
+
+
+def _v3_tuning_job_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """SDK v3 ``HyperparameterTuner._start_tuning_job``: a tuner of grant-aware (or patched) trainers.
+
+    The tuner builds its training job definitions from the trainers' attributes, never through
+    ``train()``; its CreateHyperParameterTuningJob request is settled as it is sent
+    (``HyperParameterTuningJob.create``) or captured by a ``PipelineSession`` ("tune").
+    """
+    from ._grant_aware import tuning_context
+
+    ctx = tuning_context(instance, _v3_tuner_trainers(instance))
+    if ctx is None:
+        return wrapped(*args, **kwargs)
+    token = _tuning.set(ctx)
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        _tuning.reset(token)
+
+
+def _tuning_job_create_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """SDK v3 ``HyperParameterTuningJob.create(...)``: settle the tuning job :func:`_v3_tuning_job_hook` is starting."""
+    ctx = _tuning.get()
+    if ctx is None:
+        return wrapped(*args, **kwargs)
+    _tuning.set(None)
+    return _creating_through_core(ctx, wrapped, args, kwargs)
+
+
+def _v3_tune_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """SDK v3 ``HyperparameterTuner.tune``: before it uploads any code, refuse what the trainers' channels break."""
+    from ._model_trainer import check_tuner_inputs
+
+    check_tuner_inputs(instance, wrapped, args, kwargs)
+    return wrapped(*args, **kwargs)
 
 
 _HOOKS: dict[int, tuple[tuple[str, str, str], ...]] = {  # major -> (module, Class.method, hook kind)
@@ -284,6 +338,9 @@ _HOOKS: dict[int, tuple[tuple[str, str, str], ...]] = {  # major -> (module, Cla
         ("sagemaker.core.helper.session_helper", "Session._intercept_create_request", "create-request"),
         ("sagemaker.core.workflow.pipeline_context", "PipelineSession._intercept_create_request", "create-request"),
         ("sagemaker.core.resources", "TrainingJob.create", "training-job-create"),
+        ("sagemaker.core.resources", "HyperParameterTuningJob.create", "tuning-job-create"),
+        ("sagemaker.train.tuner", "HyperparameterTuner._start_tuning_job", "v3-tuning"),
+        ("sagemaker.train.tuner", "HyperparameterTuner.tune", "v3-tune"),
     ),
 }
 
@@ -328,6 +385,9 @@ def install() -> None:
             "tuner-fit": _tuner_fit_hook,
             "create-request": _create_request_hook,
             "training-job-create": _training_job_create_hook,
+            "tuning-job-create": _tuning_job_create_hook,
+            "v3-tuning": _v3_tuning_job_hook,
+            "v3-tune": _v3_tune_hook,
         }
         for owner, attribute, kind in owners:
             if kind == "step":  # a property: wrapt wraps functions

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from sagemaker.core.shapes import Channel
+from sagemaker.core.training.configs import InputData
 from sagemaker.train.model_trainer import ModelTrainer
 
 from ._decision import Decision
@@ -164,6 +165,36 @@ def remember(trainer: Any, decision: Decision) -> None:
 
 # ``patch()`` gives stock ``ModelTrainer`` this property, so ``trainer.latest_decision`` works there too.
 LATEST_DECISION = property(latest_decision, doc="The decision for the last job this trainer built, or ``None``.")
+
+
+def check_tuner_inputs(tuner: Any, tune: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """Before a v3 ``HyperparameterTuner.tune`` uploads any code: each governed trainer's preview, channels included.
+
+    The tuner makes a channel named ``training`` of a plain S3 URI and keeps each channel's
+    input mode unset, so the trainer's ``training_input_mode`` applies to it.
+    """
+    from ._grant_aware import settings_for
+    from ._interception import _v3_tuner_trainers
+
+    inputs = bind(tune, args, kwargs).arguments.get("inputs")
+    names = {id(trainer): name for name, trainer in (getattr(tuner, "model_trainer_dict", None) or {}).items()}
+    for trainer in _v3_tuner_trainers(tuner):
+        settings = settings_for(trainer)
+        if settings is None:
+            continue
+        own = inputs.get(names[id(trainer)]) if isinstance(inputs, dict) and id(trainer) in names else inputs
+        items = [InputData(channel_name="training", data_source=own)] if isinstance(own, str) else own
+        channels = []
+        for item in items if isinstance(items, list) else ():
+            channel = _channel(item)
+            if channel is not None:
+                if not isinstance(item, Channel):
+                    channel.pop("InputMode", None)  # the tuner leaves it unset
+                channels.append(channel)
+        preview = trainer_preview(trainer)
+        if channels:
+            preview["InputDataConfig"] = channels
+        check_preview(trainer, "training", settings, identity_for(trainer, settings), preview)
 
 
 class GrantAwareTrainingMixin(GrantAwareMixin):
