@@ -159,12 +159,12 @@ def latest_decision(trainer: Any) -> Optional[Decision]:
     return _private(trainer).get(_DECISION)
 
 
-def remember(trainer: Any, decision: Decision) -> None:
+def remember(trainer: Any, decision: Optional[Decision]) -> None:
     _private(trainer)[_DECISION] = decision
 
 
 # ``patch()`` gives stock ``ModelTrainer`` this property, so ``trainer.latest_decision`` works there too.
-LATEST_DECISION = property(latest_decision, doc="The decision for the last job this trainer built, or ``None``.")
+LATEST_DECISION = property(latest_decision, remember, doc="The decision for the last job this trainer built, or ``None``.")
 
 
 def check_tuner_inputs(tuner: Any, tune: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
@@ -218,7 +218,7 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
 
     @latest_decision.setter
     def latest_decision(self, value: Optional[Decision]) -> None:
-        _private(self)[_DECISION] = value
+        remember(self, value)
 
     def train(self, *args: Any, **kwargs: Any) -> Any:
         """Start the training job like the stock ``train()``, with the S3 Access Grants rules applied.

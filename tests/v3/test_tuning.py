@@ -71,7 +71,7 @@ def test_on_violation_error_is_refused_before_the_tuner_uploads_the_code(session
     assert tuning_requests(calls) == []
 
 
-def test_a_stock_tuner_of_a_stock_trainer_is_untouched_and_fixed_under_patch(session, calls):
+def test_a_stock_tuner_of_a_stock_trainer_is_untouched_and_fixed_under_patch(session, calls, grant_warnings):
     trainer = ModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=session, training_input_mode="Pipe")
     tuner_of(trainer).tune(inputs=TRAIN, wait=False, job_name="stock-tuning")
     with patched(identity_propagation=True):

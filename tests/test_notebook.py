@@ -1,4 +1,8 @@
-"""notebooks/quickstart.ipynb: stored clean, and it runs offline against the embedded emulator (nbclient)."""
+"""The quickstart notebook of the installed SDK major: stored clean, and it runs offline against the emulator (nbclient).
+
+``notebooks/quickstart.ipynb`` (SDK v2, ``GrantAwareEstimator``) and ``notebooks/quickstart_v3.ipynb``
+(SDK v3, ``GrantAwareModelTrainer``) tell the same story; each major's environment runs its own.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,22 @@ from pathlib import Path
 import nbclient  # test dependencies, with nbformat and ipykernel (the python3 kernel)
 import nbformat
 import pytest
+from conftest import SDK_MAJOR
 
 from sagemaker_s3ag import RULES
 from sagemaker_s3ag._identity_propagation import ENV_VARS, METADATA_FILE_ENV
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "quickstart.ipynb"
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+if SDK_MAJOR == 2:
+    NOTEBOOK = NOTEBOOKS / "quickstart.ipynb"
+    PLAN, LAUNCH, DECISION, DESCRIBE = "est.plan(", "est.fit(", "est.latest_decision", "describe_job("
+    ADJUSTED, PATCH_ADJUSTED = "pipe-mode debugger profiler", "debugger profiler"  # v2's defaults go too
+    STUDIO_SESSION = "sagemaker.Session()"
+else:
+    NOTEBOOK = NOTEBOOKS / "quickstart_v3.ipynb"
+    PLAN, LAUNCH, DECISION, DESCRIBE = "trainer.plan(", "trainer.train(", "trainer.latest_decision", "describe_job("
+    ADJUSTED, PATCH_ADJUSTED = "pipe-mode remote-debug", "pipe-mode"
+    STUDIO_SESSION = "session = Session()"
 
 
 def test_stored_without_outputs_or_execution_counts():
@@ -28,12 +43,13 @@ def test_stored_without_outputs_or_execution_counts():
     assert raw["metadata"]["kernelspec"]["name"] == "python3"
     assert raw["cells"][0]["cell_type"] == "markdown"
     intro = "".join(raw["cells"][0]["source"])
-    assert "sagemaker.Session()" in intro and "emulator" in intro  # what Studio would use, and what stands in here
+    assert STUDIO_SESSION in intro and "emulator" in intro  # what Studio would use, and what stands in here
 
 
 def _cell(nb, source_fragment: str):
-    (found,) = [cell for cell in nb.cells if cell.cell_type == "code" and source_fragment in cell.source]
-    return found
+    found = [cell for cell in nb.cells if cell.cell_type == "code" and source_fragment in cell.source]
+    (cell,) = [cell for cell in found if cell.source.strip() == source_fragment] or found  # a cell of just that wins
+    return cell
 
 
 def _stream(cell, name: str) -> str:
@@ -78,7 +94,7 @@ def test_the_emulator_stands_in_for_studio(executed):
 def test_rules_are_listed_before_launching(executed):
     nb, _ = executed
     rules = _cell(nb, "from sagemaker_s3ag import RULES")
-    launch = _cell(nb, "est.fit(")
+    launch = _cell(nb, LAUNCH)
     assert nb.cells.index(rules) < nb.cells.index(launch)
     ids = [line.split()[0] for line in _stream(rules, "stdout").splitlines() if line[:1] not in (" ", "")]
     assert ids == [rule.id for rule in RULES]
@@ -86,8 +102,8 @@ def test_rules_are_listed_before_launching(executed):
 
 def test_the_plan_is_rendered_before_launching(executed):
     nb, _ = executed
-    plan = _cell(nb, "est.plan(")
-    assert nb.cells.index(plan) < nb.cells.index(_cell(nb, "est.fit("))
+    plan = _cell(nb, PLAN)
+    assert nb.cells.index(plan) < nb.cells.index(_cell(nb, LAUNCH))
     html = _result(plan)["text/html"]
     assert "sagemaker-s3ag plan" in html and "<code>pipe-mode</code>" in html
     assert "credentials: <b>access-grants</b>" in html
@@ -96,27 +112,27 @@ def test_the_plan_is_rendered_before_launching(executed):
 
 def test_launch_warns_about_pipe_mode(executed):
     nb, _ = executed
-    stderr = _stream(_cell(nb, "est.fit("), "stderr")
+    stderr = _stream(_cell(nb, LAUNCH), "stderr")
     assert "GrantAwareWarning: [s3ag:pipe-mode]" in stderr
 
 
 def test_decision_renders_as_html(executed):
     nb, _ = executed
-    data = _result(_cell(nb, "est.latest_decision"))
+    data = _result(_cell(nb, DECISION))
     page = data["text/html"]
     assert "<code>pipe-mode</code>" in page
     assert "credentials: <b>access-grants</b>" in page
-    assert "adjustments: <b>pipe-mode debugger profiler</b>" in page
+    assert f"adjustments: <b>{ADJUSTED}</b>" in page
     assert "<code>s3://s3ag-demo/train/</code>" in page and "<code>s3://s3ag-demo/models/</code>" in page
     assert "credentials:          access-grants" in data["text/plain"]
 
 
 def test_record_read_back_from_the_job(executed):
     nb, _ = executed
-    data = _result(_cell(nb, "describe_job("))
+    data = _result(_cell(nb, DESCRIBE))
     page = data["text/html"]
     assert "<th style='text-align:left'>credentials</th><td>access-grants</td>" in page
-    assert "<th style='text-align:left'>adjustments</th><td>pipe-mode debugger profiler</td>" in page
+    assert f"<th style='text-align:left'>adjustments</th><td>{ADJUSTED}</td>" in page
     assert "granted  READ      s3://s3ag-demo/train/" in data["text/plain"]
     assert "granted  WRITE     s3://s3ag-demo/models/" in data["text/plain"]
 
@@ -125,7 +141,7 @@ def test_patch_then_unpatch(executed):
     nb, _ = executed
     stdout = _stream(_cell(nb, "sagemaker_s3ag.patch("), "stdout")
     assert "  credentials:          access-grants\n" in stdout
-    assert "  adjustments:          debugger profiler\n" in stdout
+    assert f"  adjustments:          {PATCH_ADJUSTED}\n" in stdout
     assert stdout.endswith("patched now: False\n")
 
 
