@@ -11,7 +11,7 @@
     s3ag jobs [--since 7d] [--credentials iam-role] [--json]
                                   recent jobs and how they read S3
     s3ag run [SETTINGS] -- COMMAND [ARGS ...]
-                                  run a program with every SDK v2 class patched
+                                  run a program with every SageMaker SDK class patched
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        help="run a program (a script, a pipeline, jupyter nbconvert ...) with every SDK v2 class patched",
+        help="run a program (a script, a pipeline, jupyter nbconvert ...) with every SageMaker SDK class patched",
         description="Runs COMMAND with sagemaker_s3ag.patch() applied to every Python process it starts "
         "(through a sitecustomize module on PYTHONPATH), so an existing script or pipeline gets the S3 Access "
         "Grants rules, preflight and records without a code change. Arguments and exit code pass through.",

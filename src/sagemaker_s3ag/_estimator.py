@@ -37,7 +37,7 @@ from ._grant_aware import (
     bind,
     check_preview,
     identity_for,
-    launching,
+    launch,
     plan_preview,
     prepare_job,
     refuse_update,
@@ -171,9 +171,7 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
         With TIP on, what cannot be fixed raises :class:`ConsiderationError` before any upload;
         the rest is fixed in the final request. The decision is kept as ``self.latest_decision``.
         """
-        call = before_fit(self, self.s3ag_settings, super().fit, args, kwargs)  # type: ignore[misc]
-        fit = super().fit  # type: ignore[misc]
-        return launching(self, lambda: fit(*call.args, **call.kwargs))
+        return launch(self, self.s3ag_settings, before_fit, super().fit, args, kwargs)  # type: ignore[misc]
 
     def plan(self, *args: Any, **kwargs: Any) -> Decision:
         """What ``fit()`` with these arguments would do: nothing is uploaded, created or named for good.

@@ -1,7 +1,7 @@
-"""Grant-aware classes: what every grant-aware estimator and processor shares, and ``grant_aware()``.
+"""Grant-aware classes: what every grant-aware trainer, estimator and processor shares, and ``grant_aware()``.
 
-Make any SDK v2 estimator or processor class grant-aware; the constructor is the same, plus the
-keyword-only settings (see :class:`~sagemaker_s3ag.Settings`)::
+Make any training or processing class of the installed SDK grant-aware; the constructor is the
+same, plus the keyword-only settings (see :class:`~sagemaker_s3ag.Settings`). SDK v2::
 
     from sagemaker.pytorch import PyTorch
     from sagemaker_s3ag import grant_aware
@@ -12,6 +12,11 @@ keyword-only settings (see :class:`~sagemaker_s3ag.Settings`)::
                             on_violation="error")
     est.fit({"train": "s3://bucket/train/"})
     est.latest_decision
+
+SDK v3::
+
+    from sagemaker.core.spark.processing import PySparkProcessor
+    GrantAwarePySparkProcessor = grant_aware(PySparkProcessor)
 
 The steps here take the object and its settings, so ``patch()`` runs the very same steps on stock
 SDK objects (:mod:`sagemaker_s3ag._patch`).
@@ -212,6 +217,19 @@ def prepare_job(
     else:
         obj.tags = user_tags
     return result
+
+
+def launch(
+    obj: Any,
+    settings: Settings,
+    step: Callable[[Any, Settings, Any, tuple[Any, ...], Mapping[str, Any]], inspect.BoundArguments],
+    method: Any,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+) -> Any:
+    """A grant-aware ``fit()``/``run()``/``train()``: step one (``before_fit``, ...), then the SDK's ``method``."""
+    call = step(obj, settings, method, args, kwargs)
+    return launching(obj, lambda: method(*call.args, **call.kwargs))
 
 
 def launching(obj: Any, launch: Callable[[], Any]) -> Any:

@@ -41,6 +41,7 @@ from ._grant_aware import (
     bind,
     check_preview,
     identity_for,
+    launch,
     plan_preview,
     preview_uri,
     register,
@@ -227,11 +228,7 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
         any code or data is uploaded; the rest is fixed in the CreateTrainingJob request. The
         decision is kept as ``self.latest_decision``.
         """
-        from ._grant_aware import launching
-
-        call = before_train(self, self.s3ag_settings, super().train, args, kwargs)  # type: ignore[misc]
-        train = super().train  # type: ignore[misc]
-        return launching(self, lambda: train(*call.args, **call.kwargs))
+        return launch(self, self.s3ag_settings, before_train, super().train, args, kwargs)  # type: ignore[misc]
 
     def plan(self, *args: Any, **kwargs: Any) -> Decision:
         """What ``train()`` with these arguments would do: nothing is uploaded or created.

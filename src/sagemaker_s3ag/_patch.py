@@ -59,12 +59,11 @@ def _outermost(step: Callable[[Any, Settings, Any, tuple[Any, ...], dict[str, An
         settings = _stock_settings(instance)
         if settings is None or _inside.get():
             return wrapped(*args, **kwargs)
-        from ._grant_aware import launching
+        from ._grant_aware import launch
 
         token = _inside.set(True)
         try:
-            call = step(instance, settings, wrapped, args, kwargs)
-            return launching(instance, lambda: wrapped(*call.args, **call.kwargs))
+            return launch(instance, settings, step, wrapped, args, kwargs)
         finally:
             _inside.reset(token)
 

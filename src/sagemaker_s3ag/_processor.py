@@ -44,7 +44,7 @@ from ._grant_aware import (
     bind,
     check_preview,
     identity_for,
-    launching,
+    launch,
     plan_preview,
     prepare_job,
     preview_uri,
@@ -133,9 +133,7 @@ class GrantAwareProcessingMixin(GrantAwareMixin):
         With TIP on, what cannot be fixed (a ``DatasetDefinition`` input, ``on_violation="error"``)
         raises :class:`ConsiderationError` before any code or data is uploaded.
         """
-        call = before_run(self, self.s3ag_settings, super().run, args, kwargs)  # type: ignore[misc]
-        run = super().run  # type: ignore[misc]
-        return launching(self, lambda: run(*call.args, **call.kwargs))
+        return launch(self, self.s3ag_settings, before_run, super().run, args, kwargs)  # type: ignore[misc]
 
     def plan(self, *args: Any, **kwargs: Any) -> Decision:
         """What ``run()`` with these arguments would do: nothing is uploaded or created.
