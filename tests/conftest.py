@@ -7,20 +7,27 @@ adapters and are collected only where that major is installed (``nox`` runs both
 from __future__ import annotations
 
 import copy
+import importlib
 import os
 import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
 
 import pytest
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
-from sagemaker_s3ag import GrantAwareWarning, clear_caches  # noqa: E402
+from sagemaker_s3ag import GrantAwareWarning, __version__, clear_caches, unpatch  # noqa: E402
 from sagemaker_s3ag._sdk import major  # noqa: E402
 from sagemaker_s3ag._identity_propagation import ENV_VARS, METADATA_FILE_ENV  # noqa: E402
 from sagemaker_s3ag._preflight import clear_cache as clear_preflight_cache  # noqa: E402
 from sagemaker_s3ag.testing import (  # noqa: E402
     ACCOUNT,
     BUCKET,
+    CANARY_ACCESS_KEY_ID,
+    CANARY_SECRET_ACCESS_KEY,
+    CANARY_SESSION_TOKEN,
     IMAGE,
     ROLE,
     AccessGrantsTable,
@@ -161,6 +168,20 @@ def uploaded_keys(sess) -> list[str]:
     return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
 
 
+def processing_tags(sess, name: str) -> list[dict]:
+    """The tags of the processing job ``name``, as the emulator holds them."""
+    client = sess.sagemaker_client
+    arn = client.describe_processing_job(ProcessingJobName=name)["ProcessingJobArn"]
+    return client.list_tags(ResourceArn=arn)["Tags"]
+
+
+def training_tags(sess, name: str) -> list[dict]:
+    """The tags of the training job ``name``, as the emulator holds them."""
+    client = sess.sagemaker_client
+    arn = client.describe_training_job(TrainingJobName=name)["TrainingJobArn"]
+    return client.list_tags(ResourceArn=arn)["Tags"]
+
+
 def created_jobs(sess) -> dict[str, list[str]]:
     """Names of the training and processing jobs created in the emulator."""
     client = sess.boto_session.client("sagemaker")
@@ -168,3 +189,251 @@ def created_jobs(sess) -> dict[str, list[str]]:
         "training": [j["TrainingJobName"] for j in client.list_training_jobs()["TrainingJobSummaries"]],
         "processing": [j["ProcessingJobName"] for j in client.list_processing_jobs()["ProcessingJobSummaries"]],
     }
+
+
+@pytest.fixture
+def local_dir(tmp_path) -> Path:
+    """A local data folder with one CSV file (the SDK uploads it when it is a processing input)."""
+    path = tmp_path / "data"
+    path.mkdir()
+    (path / "part.csv").write_text("a,b\n1,2\n")
+    return path
+
+
+# --------------------------------------------------------------------------- grant-aware or patched
+
+
+class BaseFlavour:
+    """Grant-aware classes, or stock classes under ``patch()`` (with the same settings).
+
+    A test file subclasses it with builders of its own, and gets its fixtures from ``flavour_fixtures``.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def make(self, cls, settings=None, **kwargs):
+        """``grant_aware(cls)(**kwargs, **settings)``, or ``patch(**settings)`` then ``cls(**kwargs)``;
+        ``settings`` has identity_propagation=True unless given."""
+        import sagemaker_s3ag
+
+        settings = {"identity_propagation": True, **(settings or {})}
+        if self.name == "grant-aware":
+            return sagemaker_s3ag.grant_aware(cls)(**kwargs, **settings)
+        sagemaker_s3ag.patch(**settings)
+        return cls(**kwargs)
+
+
+def flavour_fixtures(flavour_cls: type[BaseFlavour]):
+    """The fixtures ``flavour`` (a test runs with each flavour, unpatched after) and ``ga`` (grant-aware
+    classes only, for paths the two flavours share) of a BaseFlavour subclass: ``flavour, ga = flavour_fixtures(...)``."""
+
+    @pytest.fixture(params=["grant-aware", "patched"])
+    def flavour(request):
+        try:
+            yield flavour_cls(request.param)
+        finally:
+            unpatch()
+
+    @pytest.fixture
+    def ga():
+        return flavour_cls("grant-aware")
+
+    return flavour, ga
+
+
+# --------------------------------------------------------------------------- processors
+
+
+def _stock_processor() -> type:
+    """The installed SDK's plain ``Processor`` class."""
+    if SDK_MAJOR >= 3:
+        from sagemaker.core.processing import Processor
+    else:
+        from sagemaker.processing import Processor
+    return Processor
+
+
+@dataclass(frozen=True)
+class ProcessorKind:
+    """One processor class under test.
+
+    Attributes:
+        stock: the SDK class.
+        init: constructor arguments besides role/instance/session.
+        code_arg: the ``run()`` argument that names the code (``None``: the class takes no code).
+        s3_code_inputs: the inputs the SDK appends when the code is an S3 URI, as (name, uri).
+        local_code_keys: the keys the SDK uploads for local code, ``{job}`` = the job name.
+        local_code_inputs: the inputs the SDK appends for local code, as (name, uri template).
+    """
+
+    stock: type
+    init: dict[str, Any] = field(default_factory=dict)
+    code_arg: Optional[str] = None
+    s3_code_inputs: tuple[tuple[str, str], ...] = ()
+    local_code_keys: tuple[str, ...] = ()
+    local_code_inputs: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.stock.__name__
+
+    def grant_aware_cls(self) -> type:
+        from sagemaker_s3ag import GrantAwareProcessor, grant_aware
+
+        return GrantAwareProcessor if self.stock is _stock_processor() else grant_aware(self.stock)
+
+
+def make_processor(kind: ProcessorKind, session, *, grant: bool = True, **extra: Any):
+    """A processor of ``kind`` on ``session``; grant-aware ones get identity_propagation=True unless given."""
+    kwargs: dict[str, Any] = dict(
+        role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session, **kind.init
+    )
+    if grant:
+        kwargs.setdefault("identity_propagation", True)
+        kwargs.update(extra)
+        return kind.grant_aware_cls()(**kwargs)
+    kwargs.update(extra)
+    return kind.stock(**kwargs)
+
+
+# --------------------------------------------------------------------------- expected records and requests
+
+NO_IDENTITY = "pipeline executions carry no user identity the grant is to a directory user"
+
+
+def expected_record(
+    credentials: str = "access-grants",
+    adjustments: str = "none",
+    *,
+    identity: str = "enabled",
+    fallback: Optional[str] = None,
+    launched_by: str = "user",
+) -> list[dict[str, str]]:
+    """The ``s3ag:`` tags of a job or pipeline step, in the order they are written."""
+    tags = [
+        {"Key": "s3ag:credentials", "Value": credentials},
+        {"Key": "s3ag:identity-propagation", "Value": identity},
+        {"Key": "s3ag:adjustments", "Value": adjustments},
+    ]
+    if fallback is not None:
+        tags.append({"Key": "s3ag:fallback", "Value": fallback})
+    return tags + [
+        {"Key": "s3ag:launched-by", "Value": launched_by},
+        {"Key": "s3ag:version", "Value": __version__},
+    ]
+
+
+def tag_map(tags) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags}
+
+
+def ours(caught) -> list[str]:
+    """Messages of the GrantAwareWarnings in a list of recorded warnings (the ``grant_warnings`` fixture's)."""
+    return [str(w.message) for w in caught if issubclass(w.category, GrantAwareWarning)]
+
+
+def channel(request: dict, name: str) -> dict:
+    """The input channel ``name`` of a CreateTrainingJob request (or training job definition)."""
+    (found,) = [c for c in request["InputDataConfig"] if c["ChannelName"] == name]
+    return found
+
+
+def without_name_and_tags(request: dict) -> dict:
+    return {k: v for k, v in request.items() if k not in ("TrainingJobName", "ProcessingJobName", "Tags")}
+
+
+def input_rows(request: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(name, S3 URI, input mode) of every S3 input of a CreateProcessingJob request or described job."""
+    return [(i["InputName"], i["S3Input"]["S3Uri"], i["S3Input"]["S3InputMode"]) for i in request["ProcessingInputs"]]
+
+
+def processing_creates(calls) -> list[dict[str, Any]]:
+    """The CreateProcessingJob requests actually sent, in order."""
+    return [params for op, params in calls if op == "CreateProcessingJob"]
+
+
+def tuning_requests(calls) -> list[dict]:
+    """The CreateHyperParameterTuningJob requests actually sent, in order."""
+    return [params for op, params in calls if op == "CreateHyperParameterTuningJob"]
+
+
+def arguments(defn: dict, name: str = "Train") -> dict:
+    """The arguments of the step ``name`` in a pipeline definition."""
+    (step,) = [s for s in defn["Steps"] if s["Name"] == name]
+    return step["Arguments"]
+
+
+def grant_to_the_role(access_grants) -> None:
+    """Replace the grants by READWRITE on the bucket to the IAM role (what a pipeline execution can use)."""
+    access_grants.grants.clear()
+    access_grants.grant(f"s3://{BUCKET}/*", "READWRITE", grantee_type="IAM")
+
+
+def access_grants_calls(table) -> list[tuple[str, Any]]:
+    """Calls to S3 Access Grants (the SDK makes STS calls of its own through the same session)."""
+    return [c for c in table.calls if c[0] != "GetCallerIdentity"]
+
+
+# DatasetDefinition queries, as keyword arguments of SDK v2's ``sagemaker.dataset_definition.inputs``
+# classes and SDK v3's ``sagemaker.core.shapes`` (both take the same snake_case names).
+ATHENA_QUERY = dict(
+    catalog="AwsDataCatalog",
+    database="sales",
+    query_string="SELECT * FROM orders",
+    output_s3_uri=f"s3://{BUCKET}/athena/",
+    work_group="primary",
+    output_format="PARQUET",
+)
+REDSHIFT_QUERY = dict(
+    cluster_id="warehouse",
+    database="sales",
+    db_user="analyst",
+    query_string="SELECT * FROM orders",
+    cluster_role_arn=ROLE,
+    output_s3_uri=f"s3://{BUCKET}/redshift/",
+    output_format="CSV",
+)
+
+
+# --------------------------------------------------------------------------- canaries
+
+CANARIES = (CANARY_ACCESS_KEY_ID, CANARY_SECRET_ACCESS_KEY, CANARY_SESSION_TOKEN)
+
+
+def leaks(*texts: str) -> list[str]:
+    """The canary credentials found in ``texts`` (none, when nothing leaked)."""
+    return [canary for canary in CANARIES for text in texts if canary in text]
+
+
+def everything_logged(caplog, *, with_args: bool = False) -> str:
+    """Every log record captured, as text (``with_args``: the records' raw arguments too)."""
+    if with_args:
+        return "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records)
+    return "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+
+
+# --------------------------------------------------------------------------- patch() internals
+
+
+def current(module_name: str, path: str) -> object:
+    """What a class holds now under one of ``_patch.TARGETS``' ``(module, "Class.attribute")``: the SDK's
+    function, or patch()'s wrapper of it."""
+    class_name, attribute = path.split(".")
+    return vars(getattr(importlib.import_module(module_name), class_name))[attribute]
+
+
+def count_steps(monkeypatch, modules, names) -> dict[str, int]:
+    """Count the calls of each function ``names`` in ``modules`` (where a module has it), by name."""
+    counts = {name: 0 for name in names}
+    for module in modules:
+        for name in counts:
+            if hasattr(module, name):
+                original = getattr(module, name)
+
+                def counting(*args, __name=name, __original=original, **kwargs):
+                    counts[__name] += 1
+                    return __original(*args, **kwargs)
+
+                monkeypatch.setattr(module, name, counting)
+    return counts

@@ -11,7 +11,19 @@ import copy
 import json
 
 import pytest
-from conftest import BUCKET, IMAGE, ROLE, created_jobs, creates, uploaded_keys
+from conftest import (
+    BUCKET,
+    IMAGE,
+    ROLE,
+    channel,
+    created_jobs,
+    creates,
+    expected_record,
+    ours,
+    tag_map,
+    uploaded_keys,
+    without_name_and_tags,
+)
 from sagemaker.debugger import (
     DebuggerHookConfig,
     ProfilerConfig,
@@ -24,7 +36,7 @@ from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.pytorch import PyTorch
 
-from sagemaker_s3ag import ConsiderationError, GrantAwareEstimator, GrantAwareWarning, __version__, grant_aware
+from sagemaker_s3ag import ConsiderationError, GrantAwareEstimator, __version__, grant_aware
 
 TRAIN = f"s3://{BUCKET}/train/"
 VAL = f"s3://{BUCKET}/val/"
@@ -78,19 +90,6 @@ def job_tags(session, est) -> list[dict]:
     return session.sagemaker_client.list_tags(ResourceArn=arn)["Tags"]
 
 
-def tag_map(tags) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in tags}
-
-
-def ours(warnings_list) -> list[str]:
-    return [str(w.message) for w in warnings_list if issubclass(w.category, GrantAwareWarning)]
-
-
-def channel(request, name):
-    (found,) = [c for c in request["InputDataConfig"] if c["ChannelName"] == name]
-    return found
-
-
 # --------------------------------------------------------------------------- 1. defaults, TIP on
 
 
@@ -120,13 +119,7 @@ def test_defaults_with_tip_on_remove_debugger_and_profiler_quietly(session, call
     assert decision.identity_propagation.enabled is True
     assert decision.identity_propagation.source == "setting"
 
-    assert job_tags(session, est) == [
-        {"Key": "s3ag:credentials", "Value": GRANTED},
-        {"Key": "s3ag:identity-propagation", "Value": "enabled"},
-        {"Key": "s3ag:adjustments", "Value": "debugger profiler"},
-        {"Key": "s3ag:launched-by", "Value": "user"},
-        {"Key": "s3ag:version", "Value": __version__},
-    ]
+    assert job_tags(session, est) == expected_record(GRANTED, "debugger profiler")
     assert list(decision.tags) == job_tags(session, est)
 
 
@@ -328,10 +321,6 @@ def test_framework_estimator_in_fix_mode_uploads_code_and_removes_hook(session, 
 # --------------------------------------------------------------------------- 4. TIP off
 
 
-def _without_name_and_tags(request):
-    return {k: v for k, v in request.items() if k not in ("TrainingJobName", "Tags")}
-
-
 def test_tip_off_sends_the_stock_request_plus_tags(session, calls, grant_warnings):
     kwargs = {"input_mode": "Pipe", "tags": [{"Key": "team", "Value": "a"}]}
     stock = Estimator(
@@ -343,7 +332,7 @@ def test_tip_off_sends_the_stock_request_plus_tags(session, calls, grant_warning
     est.fit({"train": TRAIN}, wait=False, logs=False, job_name="grant-aware-job")
 
     stock_request, ga_request = creates(calls)[0], creates(calls)[1]
-    assert _without_name_and_tags(ga_request) == _without_name_and_tags(stock_request)
+    assert without_name_and_tags(ga_request) == without_name_and_tags(stock_request)
     assert stock_request["Tags"] == [{"Key": "team", "Value": "a"}]
     assert ga_request["Tags"][:1] == stock_request["Tags"]
     assert ga_request["DebugHookConfig"] == {"S3OutputPath": OUTPUT, "CollectionConfigurations": []}
@@ -353,14 +342,8 @@ def test_tip_off_sends_the_stock_request_plus_tags(session, calls, grant_warning
     job = described(session, est)
     assert job["DebugHookConfig"]["S3OutputPath"] == OUTPUT
     assert job["AlgorithmSpecification"]["TrainingInputMode"] == "Pipe"
-    assert job_tags(session, est) == [
-        {"Key": "team", "Value": "a"},
-        {"Key": "s3ag:credentials", "Value": "iam-role"},
-        {"Key": "s3ag:identity-propagation", "Value": "disabled"},
-        {"Key": "s3ag:adjustments", "Value": "none"},
-        {"Key": "s3ag:launched-by", "Value": "user"},
-        {"Key": "s3ag:version", "Value": __version__},
-    ]
+    team = {"Key": "team", "Value": "a"}
+    assert job_tags(session, est) == [team, *expected_record("iam-role", "none", identity="disabled")]
     assert est.latest_decision.findings == ()
     assert est.latest_decision.adjustments == ()
     assert est.latest_decision.credentials == "iam-role"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BUCKET, IMAGE, ROLE, created_jobs, uploaded_keys
+from conftest import BUCKET, IMAGE, ROLE, access_grants_calls, created_jobs, uploaded_keys
 
 from sagemaker_s3ag import GrantAwareEstimator, GrantAwareProcessor, GrantFallbackError, describe_job, grant_aware
 
@@ -12,11 +12,6 @@ COMMON = dict(role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", identit
 
 def estimator(session, **kwargs):
     return GrantAwareEstimator(image_uri=IMAGE, output_path=f"s3://{BUCKET}/models/", sagemaker_session=session, **COMMON, **kwargs)
-
-
-def access_grants_calls(table):
-    """Calls to S3 Control (the SDK makes STS calls of its own through the same session)."""
-    return [c for c in table.calls if c[0] != "GetCallerIdentity"]
 
 
 def fallback_warnings(caught):

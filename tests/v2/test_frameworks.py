@@ -14,8 +14,8 @@ from sagemaker.pytorch import PyTorch
 from sagemaker.sklearn import SKLearn
 from sagemaker.xgboost import XGBoost
 
-from conftest import creates
-from test_estimator import GRANTED, TRAIN, VAL, described, fit, job_tags, ours
+from conftest import creates, expected_record, ours, tag_map
+from test_estimator import GRANTED, TRAIN, VAL, described, fit, job_tags
 
 from sagemaker_s3ag import ConsiderationError, GrantAwareEstimator, __version__, grant_aware
 
@@ -72,13 +72,7 @@ def test_default_fit_with_tip_on(session, tmp_path, framework, calls, grant_warn
     assert uploaded_keys(session) == [f"{name}/source/sourcedir.tar.gz"]
     assert request["HyperParameters"]["sagemaker_program"] == '"train.py"'
 
-    assert job_tags(session, est) == [
-        {"Key": "s3ag:credentials", "Value": GRANTED},
-        {"Key": "s3ag:identity-propagation", "Value": "enabled"},
-        {"Key": "s3ag:adjustments", "Value": "debugger profiler"},
-        {"Key": "s3ag:launched-by", "Value": "user"},
-        {"Key": "s3ag:version", "Value": __version__},
-    ]
+    assert job_tags(session, est) == expected_record(GRANTED, "debugger profiler")
     assert est.latest_decision.job_name == name
     assert est.latest_decision.adjustments == ("debugger", "profiler")
     assert all(not f.explicit for f in est.latest_decision.findings)
@@ -116,7 +110,7 @@ def test_tip_off_keeps_the_sdk_defaults(session, tmp_path, framework, calls, gra
     assert request["DebugHookConfig"]["S3OutputPath"] == f"s3://{session.default_bucket()}/"
     assert request["ProfilerConfig"]["DisableProfiler"] is False
     assert request["AlgorithmSpecification"]["TrainingInputMode"] == "Pipe"
-    assert {t["Key"]: t["Value"] for t in job_tags(session, est)} == {
+    assert tag_map(job_tags(session, est)) == {
         "s3ag:credentials": "iam-role",
         "s3ag:identity-propagation": "disabled",
         "s3ag:adjustments": "none",

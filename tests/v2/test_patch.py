@@ -9,7 +9,6 @@ here patches), so "restored" is checked with ``is``.
 from __future__ import annotations
 
 import copy
-import importlib
 import logging
 import threading
 from importlib.metadata import version as installed_version
@@ -17,14 +16,26 @@ from importlib.metadata import version as installed_version
 import pytest
 import sagemaker
 import wrapt
-from conftest import BUCKET, IMAGE, ROLE, created_jobs, creates, uploaded_keys
+from conftest import (
+    ATHENA_QUERY,
+    BUCKET,
+    IMAGE,
+    ROLE,
+    count_steps,
+    created_jobs,
+    creates,
+    current,
+    expected_record,
+    ours,
+    uploaded_keys,
+    without_name_and_tags,
+)
 from sagemaker.dataset_definition.inputs import AthenaDatasetDefinition, DatasetDefinition
 from sagemaker.estimator import Estimator, EstimatorBase
 from sagemaker.processing import FrameworkProcessor, ProcessingInput, ProcessingOutput, Processor, ScriptProcessor
 from sagemaker.pytorch import PyTorch
 from sagemaker.sklearn import SKLearn
 
-import sagemaker_s3ag
 from sagemaker_s3ag import (
     ConsiderationError,
     GrantAwareEstimator,
@@ -51,24 +62,11 @@ SDK_VERSION = installed_version("sagemaker")
 # --------------------------------------------------------------------------- originals and checks
 
 
-def _owner(module_name: str, path: str) -> tuple[type, str]:
-    class_name, attribute = path.split(".")
-    return getattr(importlib.import_module(module_name), class_name), attribute
-
-
-ORIGINALS: dict[tuple[str, str], object] = {}
 V2_TARGETS = _patch.TARGETS[2]
-for _module_name, _path, _wrapper in V2_TARGETS:
-    _cls, _attr = _owner(_module_name, _path)
-    ORIGINALS[(_module_name, _path)] = vars(_cls)[_attr]
+ORIGINALS: dict[tuple[str, str], object] = {(m, path): current(m, path) for m, path, _wrapper in V2_TARGETS}
 ORIGINAL_FIT = vars(EstimatorBase)["fit"]
 assert ORIGINALS[("sagemaker.estimator", "EstimatorBase.fit")] is ORIGINAL_FIT
 assert not isinstance(ORIGINAL_FIT, wrapt.ObjectProxy), "the SDK was already patched when this module was imported"
-
-
-def current(module_name: str, path: str) -> object:
-    cls, attribute = _owner(module_name, path)
-    return vars(cls)[attribute]
 
 
 def assert_nothing_patched() -> None:
@@ -96,18 +94,8 @@ def steps(monkeypatch):
     """How many times each grant-aware step ran, by name (the rules must run once per job)."""
     from sagemaker_s3ag import _estimator, _processor
 
-    counts = {"before_fit": 0, "prepare_for_training": 0, "before_run": 0, "normalize_args": 0}
-    for module in (_estimator, _processor):
-        for name in counts:
-            if hasattr(module, name):
-                original = getattr(module, name)
-
-                def counting(*args, __name=name, __original=original, **kwargs):
-                    counts[__name] += 1
-                    return __original(*args, **kwargs)
-
-                monkeypatch.setattr(module, name, counting)
-    return counts
+    names = ("before_fit", "prepare_for_training", "before_run", "normalize_args")
+    return count_steps(monkeypatch, (_estimator, _processor), names)
 
 
 def wrappers() -> dict[tuple[str, str], object]:
@@ -170,24 +158,6 @@ def processing_tags(session, proc) -> list[dict]:
     return session.sagemaker_client.list_tags(ResourceArn=processing_job(session, proc)["ProcessingJobArn"])["Tags"]
 
 
-def s3ag_tags(adjustments: str, credentials: str = "access-grants", identity: str = "enabled") -> list[dict]:
-    return [
-        {"Key": "s3ag:credentials", "Value": credentials},
-        {"Key": "s3ag:identity-propagation", "Value": identity},
-        {"Key": "s3ag:adjustments", "Value": adjustments},
-        {"Key": "s3ag:launched-by", "Value": "user"},
-        {"Key": "s3ag:version", "Value": sagemaker_s3ag.__version__},
-    ]
-
-
-def ours(caught) -> list[str]:
-    return [str(w.message) for w in caught if issubclass(w.category, GrantAwareWarning)]
-
-
-def without_name_and_tags(request: dict) -> dict:
-    return {k: v for k, v in request.items() if k not in ("TrainingJobName", "ProcessingJobName", "Tags")}
-
-
 # --------------------------------------------------------------------------- 1. stock estimators
 
 
@@ -208,12 +178,12 @@ def test_stock_estimator_pipe_fit_is_fixed_like_its_grant_aware_twin(session, ca
     del expected["DebugHookConfig"]
     expected["ProfilerConfig"] = {"DisableProfiler": True}
     assert without_name_and_tags(request) == expected
-    assert request["Tags"] == s3ag_tags("pipe-mode debugger profiler")
+    assert request["Tags"] == expected_record(adjustments="pipe-mode debugger profiler")
 
     job = training_job(session, est)
     assert job["AlgorithmSpecification"]["TrainingInputMode"] == "File"
     assert "DebugHookConfig" not in job
-    assert training_tags(session, est) == s3ag_tags("pipe-mode debugger profiler")
+    assert training_tags(session, est) == expected_record(adjustments="pipe-mode debugger profiler")
     assert training_tags(session, reference) == []
 
     warned = ours(grant_warnings)
@@ -226,7 +196,7 @@ def test_stock_estimator_pipe_fit_is_fixed_like_its_grant_aware_twin(session, ca
     assert decision.adjustments == ("pipe-mode", "debugger", "profiler")
     assert decision.credentials == "access-grants"
     assert (decision.identity_propagation.enabled, decision.identity_propagation.source) == (True, "setting")
-    assert list(decision.tags) == s3ag_tags("pipe-mode debugger profiler")
+    assert list(decision.tags) == expected_record(adjustments="pipe-mode debugger profiler")
     assert est.input_mode == "Pipe"  # the user's object is left as they made it
     assert est.tags is None
     assert "latest_decision" not in vars(reference)
@@ -243,7 +213,7 @@ def test_user_subclass_with_its_own_fit_is_handled_once(session, calls, grant_wa
     fit(est)
     (request,) = creates(calls)
     assert request["AlgorithmSpecification"]["TrainingInputMode"] == "File"
-    assert request["Tags"] == s3ag_tags("pipe-mode debugger profiler")
+    assert request["Tags"] == expected_record(adjustments="pipe-mode debugger profiler")
     assert len(ours(grant_warnings)) == 1
     assert est.latest_decision.adjustments == ("pipe-mode", "debugger", "profiler")
     assert (steps["before_fit"], steps["prepare_for_training"]) == (1, 1)
@@ -285,7 +255,7 @@ def test_stock_framework_estimator_fix_mode_one_warning_one_decision(session, tm
     assert request["AlgorithmSpecification"]["TrainingInputMode"] == "FastFile"
     assert "DebugHookConfig" not in request
     assert request["ProfilerConfig"] == {"DisableProfiler": True}
-    assert request["Tags"] == s3ag_tags("pipe-mode debugger profiler")
+    assert request["Tags"] == expected_record(adjustments="pipe-mode debugger profiler")
     warned = ours(grant_warnings)
     assert len(warned) == 1 and warned[0].startswith("[s3ag:pipe-mode]") and "FastFile" in warned[0]
     assert est.latest_decision.job_name == est.latest_training_job.name
@@ -301,7 +271,7 @@ def test_second_stock_fit_under_error_mode_still_treats_sdk_defaults_as_defaults
     for request in (first, second):
         assert "DebugHookConfig" not in request
         assert request["ProfilerConfig"] == {"DisableProfiler": True}
-        assert request["Tags"] == s3ag_tags("debugger profiler")
+        assert request["Tags"] == expected_record(adjustments="debugger profiler")
     assert ours(grant_warnings) == []
 
 
@@ -427,7 +397,7 @@ def test_stock_processor_pipe_input_becomes_file(session, grant_warnings, kind, 
     ]
     assert job["ProcessingOutputConfig"] == stock_job["ProcessingOutputConfig"]
     assert job["AppSpecification"] == stock_job["AppSpecification"]
-    assert processing_tags(session, proc) == s3ag_tags("pipe-mode")
+    assert processing_tags(session, proc) == expected_record(adjustments="pipe-mode")
     assert processing_tags(session, reference) == []
 
     warned = ours(grant_warnings)
@@ -449,14 +419,7 @@ def test_stock_processor_dataset_definition_is_refused_before_any_upload(session
         input_name="query",
         dataset_definition=DatasetDefinition(
             local_path="/opt/ml/processing/query",
-            athena_dataset_definition=AthenaDatasetDefinition(
-                catalog="AwsDataCatalog",
-                database="sales",
-                query_string="SELECT * FROM orders",
-                output_s3_uri=f"s3://{BUCKET}/athena/",
-                work_group="primary",
-                output_format="PARQUET",
-            ),
+            athena_dataset_definition=AthenaDatasetDefinition(**ATHENA_QUERY),
         ),
     )
     patch(identity_propagation=True)  # fix mode: still refused, it cannot be fixed
@@ -488,8 +451,8 @@ def test_grant_aware_estimator_keeps_its_own_settings_and_is_handled_once(
     fit(est)  # not refused: its own on_violation="fix" wins over patch()'s "error"
     (request,) = creates(calls)
     assert request["AlgorithmSpecification"]["TrainingInputMode"] == "File"  # its own replacement, not FastFile
-    assert request["Tags"] == s3ag_tags("pipe-mode debugger profiler")
-    assert training_tags(session, est) == s3ag_tags("pipe-mode debugger profiler")
+    assert request["Tags"] == expected_record(adjustments="pipe-mode debugger profiler")
+    assert training_tags(session, est) == expected_record(adjustments="pipe-mode debugger profiler")
     warned = ours(grant_warnings)
     assert len(warned) == 1 and warned[0].startswith("[s3ag:pipe-mode]")
     assert est.s3ag_settings == Settings(identity_propagation=True)
@@ -507,7 +470,7 @@ def test_grant_aware_estimator_with_tip_off_is_not_given_patch_settings(session,
     fit(est)
     (request,) = creates(calls)
     assert request["AlgorithmSpecification"]["TrainingInputMode"] == "Pipe"
-    assert request["Tags"] == s3ag_tags("none", credentials="iam-role", identity="disabled")
+    assert request["Tags"] == expected_record("iam-role", "none", identity="disabled")
     assert ours(grant_warnings) == []
 
 
@@ -520,7 +483,7 @@ def test_grant_aware_processor_keeps_its_own_settings_and_is_handled_once(sessio
     proc.run(inputs=[pipe_input()], wait=False, logs=False)
     job = processing_job(session, proc)
     assert job["ProcessingInputs"][0]["S3Input"]["S3InputMode"] == "File"
-    assert processing_tags(session, proc) == s3ag_tags("pipe-mode")
+    assert processing_tags(session, proc) == expected_record(adjustments="pipe-mode")
     assert len(ours(grant_warnings)) == 1
     assert proc.latest_decision.adjustments == ("pipe-mode",)
     assert (steps["before_run"], steps["normalize_args"]) == (1, 1)

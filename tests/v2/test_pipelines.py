@@ -16,7 +16,21 @@ import copy
 import json
 
 import pytest
-from conftest import BUCKET, IMAGE, ROLE, uploaded_keys
+from conftest import (
+    ATHENA_QUERY,
+    BUCKET,
+    BaseFlavour,
+    IMAGE,
+    NO_IDENTITY,
+    ROLE,
+    arguments,
+    expected_record,
+    flavour_fixtures,
+    grant_to_the_role,
+    ours,
+    tag_map,
+    uploaded_keys,
+)
 from sagemaker.dataset_definition.inputs import AthenaDatasetDefinition, DatasetDefinition
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
@@ -32,10 +46,7 @@ from sagemaker_s3ag import (
     ConsiderationError,
     GrantAwareEstimator,
     GrantAwareProcessor,
-    GrantAwareWarning,
     GrantFallbackError,
-    __version__,
-    grant_aware,
 )
 
 pytestmark = [
@@ -48,9 +59,6 @@ RAW = f"s3://{BUCKET}/raw/"
 OUT = f"s3://{BUCKET}/out/"
 PREP = f"s3://{BUCKET}/prep/"
 
-NO_IDENTITY = "pipeline executions carry no user identity the grant is to a directory user"
-
-
 # --------------------------------------------------------------------------- fixtures / helpers
 
 
@@ -62,18 +70,8 @@ def ps(session):
     )
 
 
-class Flavour:
+class Flavour(BaseFlavour):
     """Grant-aware classes, or stock classes under ``patch()`` (with the same settings)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def make(self, cls, settings=None, **kwargs):
-        settings = {"identity_propagation": True, **(settings or {})}
-        if self.name == "grant-aware":
-            return grant_aware(cls)(**kwargs, **settings)
-        sagemaker_s3ag.patch(**settings)
-        return cls(**kwargs)
 
     def estimator(self, sess, settings=None, **kwargs):
         kwargs = {"output_path": OUT, **kwargs}
@@ -118,18 +116,7 @@ class Flavour:
         )
 
 
-@pytest.fixture(params=["grant-aware", "patched"])
-def flavour(request):
-    try:
-        yield Flavour(request.param)
-    finally:
-        sagemaker_s3ag.unpatch()
-
-
-@pytest.fixture
-def ga():
-    """Grant-aware classes only, for paths the two flavours share (they differ only in fit()/run())."""
-    return Flavour("grant-aware")
+flavour, ga = flavour_fixtures(Flavour)
 
 
 def stock_estimator(sess, **kwargs):
@@ -156,12 +143,7 @@ def athena_input():
             data_distribution_type="FullyReplicated",
             input_mode="File",
             athena_dataset_definition=AthenaDatasetDefinition(
-                catalog="AwsDataCatalog",
-                database="db",
-                query_string="SELECT 1",
-                output_s3_uri=f"s3://{BUCKET}/athena/",
-                work_group="primary",
-                output_format="PARQUET",
+                **{**ATHENA_QUERY, "database": "db", "query_string": "SELECT 1"}
             ),
         ),
     )
@@ -173,41 +155,8 @@ def definition(ps, steps, parameters=()):
     return json.loads(pipeline.definition())
 
 
-def arguments(defn, name):
-    (step,) = [s for s in defn["Steps"] if s["Name"] == name]
-    return step["Arguments"]
-
-
-def tag_map(tags) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in tags}
-
-
-def ours(warnings_list) -> list[str]:
-    return [str(w.message) for w in warnings_list if issubclass(w.category, GrantAwareWarning)]
-
-
 def creates(calls) -> list[str]:
     return [op for op, _ in calls if op.startswith("Create")]
-
-
-def record(credentials, adjustments, fallback=None, identity="enabled"):
-    """The s3ag: tags of a pipeline step, in the order they are written."""
-    tags = [
-        {"Key": "s3ag:credentials", "Value": credentials},
-        {"Key": "s3ag:identity-propagation", "Value": identity},
-        {"Key": "s3ag:adjustments", "Value": adjustments},
-    ]
-    if fallback is not None:
-        tags.append({"Key": "s3ag:fallback", "Value": fallback})
-    return tags + [
-        {"Key": "s3ag:launched-by", "Value": "pipeline"},
-        {"Key": "s3ag:version", "Value": __version__},
-    ]
-
-
-def grant_to_the_role(access_grants):
-    access_grants.grants.clear()
-    access_grants.grant(f"s3://{BUCKET}/*", "READWRITE", grantee_type="IAM")
 
 
 # What a stock Estimator(input_mode="Pipe") puts in the step (the control), and the fixed version.
@@ -267,8 +216,12 @@ def fixed_processing_arguments(tags):
     return fixed
 
 
-PIPE_TRAINING_TAGS = record("iam-role", "pipe-mode debugger profiler", f"fallback 2/2: {NO_IDENTITY}")
-PIPE_PROCESSING_TAGS = record("iam-role", "pipe-mode", f"fallback 1/1: {NO_IDENTITY}")
+PIPE_TRAINING_TAGS = expected_record(
+    "iam-role", "pipe-mode debugger profiler", fallback=f"fallback 2/2: {NO_IDENTITY}", launched_by="pipeline"
+)
+PIPE_PROCESSING_TAGS = expected_record(
+    "iam-role", "pipe-mode", fallback=f"fallback 1/1: {NO_IDENTITY}", launched_by="pipeline"
+)
 
 
 # --------------------------------------------------------------------------- the control
@@ -361,7 +314,8 @@ def test_training_step_args_with_a_grant_to_the_role_uses_access_grants(flavour,
     defn = definition(ps, [TrainingStep(name="Train", step_args=est.fit({"train": TRAIN}))])
 
     args = arguments(defn, "Train")
-    assert args == fixed_training_arguments(record("access-grants", "pipe-mode debugger profiler"))
+    tags = expected_record("access-grants", "pipe-mode debugger profiler", launched_by="pipeline")
+    assert args == fixed_training_arguments(tags)
     assert [(o.outcome, o.grantee_type) for o in est.latest_decision.locations] == [("granted", "IAM"), ("granted", "IAM")]
     assert [m.split(" ")[0] for m in ours(grant_warnings)] == ["[s3ag:pipe-mode]"]
 
@@ -382,7 +336,7 @@ def test_processing_step_args_with_a_grant_to_the_role_uses_access_grants(ga, ps
     grant_to_the_role(access_grants)
     proc = ga.processor(ps)
     defn = definition(ps, [ProcessingStep(name="Prep", step_args=proc.run(inputs=[pipe_input()]))])
-    assert arguments(defn, "Prep")["Tags"] == record("access-grants", "pipe-mode")
+    assert arguments(defn, "Prep")["Tags"] == expected_record("access-grants", "pipe-mode", launched_by="pipeline")
 
 
 # --------------------------------------------------------------------------- the older step forms
@@ -551,10 +505,11 @@ def test_parameterised_s3_uri_is_reported_as_unknown(flavour, ps, grant_warnings
 
     args = arguments(defn, "Train")
     assert args["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == {"Get": "Parameters.TrainData"}
-    assert args["Tags"] == record(
+    assert args["Tags"] == expected_record(
         "unknown",
         "debugger profiler",
-        f"fallback 1/2: {NO_IDENTITY} - unknown 1/2: a pipeline value known only when the pipeline runs",
+        fallback=f"fallback 1/2: {NO_IDENTITY} - unknown 1/2: a pipeline value known only when the pipeline runs",
+        launched_by="pipeline",
     )
     assert [(o.uri, o.outcome, o.reason) for o in est.latest_decision.locations] == [
         ("pipeline value Parameters.TrainData", "unknown", "a pipeline value, known only when the pipeline runs"),
@@ -570,8 +525,11 @@ def test_parameterised_s3_uri_with_a_grant_to_the_role_is_still_unknown(ga, ps, 
     uri = ParameterString(name="TrainData", default_value=TRAIN)
     est = ga.estimator(ps)
     defn = definition(ps, [TrainingStep(name="Train", step_args=est.fit({"train": TrainingInput(uri)}))], [uri])
-    assert arguments(defn, "Train")["Tags"] == record(
-        "unknown", "debugger profiler", "unknown 1/2: a pipeline value known only when the pipeline runs"
+    assert arguments(defn, "Train")["Tags"] == expected_record(
+        "unknown",
+        "debugger profiler",
+        fallback="unknown 1/2: a pipeline value known only when the pipeline runs",
+        launched_by="pipeline",
     )
     (warning,) = [m for m in ours(grant_warnings) if m.startswith("[s3ag:fallback]")]
     assert "pipeline value Parameters.TrainData" in warning
@@ -606,9 +564,12 @@ def test_step_property_as_input_is_reported_as_unknown(ga, ps, access_grants, gr
     train = TrainingStep(name="Train", step_args=est.fit({"train": TrainingInput(source)}))
     defn = definition(ps, [prep, train])
 
-    assert arguments(defn, "Prep")["Tags"] == record("access-grants", "none")
-    assert arguments(defn, "Train")["Tags"] == record(
-        "unknown", "debugger profiler", "unknown 1/2: a pipeline value known only when the pipeline runs"
+    assert arguments(defn, "Prep")["Tags"] == expected_record("access-grants", "none", launched_by="pipeline")
+    assert arguments(defn, "Train")["Tags"] == expected_record(
+        "unknown",
+        "debugger profiler",
+        fallback="unknown 1/2: a pipeline value known only when the pipeline runs",
+        launched_by="pipeline",
     )
     assert est.latest_decision.locations[0].uri == (
         "pipeline value Steps.Prep.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
@@ -673,31 +634,27 @@ def test_definition_twice_gives_identical_arguments_and_one_record(flavour, ps, 
 
 
 def test_after_unpatch_a_stock_estimator_is_stock_again(ps, grant_warnings):
-    try:
-        sagemaker_s3ag.patch(identity_propagation=True)
+    def stock_steps():
+        """A stock Pipe-mode estimator and processor, made and defined now."""
         est = stock_estimator(ps, input_mode="Pipe")
         proc = Processor(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=ps)
-        patched = definition(
+        return definition(
             ps,
             [
                 TrainingStep(name="Train", step_args=est.fit({"train": TRAIN})),
                 ProcessingStep(name="Prep", step_args=proc.run(inputs=[pipe_input()])),
             ],
         )
+
+    try:
+        sagemaker_s3ag.patch(identity_propagation=True)
+        patched = stock_steps()
     finally:
         sagemaker_s3ag.unpatch()
     assert arguments(patched, "Train") == fixed_training_arguments(PIPE_TRAINING_TAGS)
     assert arguments(patched, "Prep") == fixed_processing_arguments(PIPE_PROCESSING_TAGS)
 
-    est = stock_estimator(ps, input_mode="Pipe")
-    proc = Processor(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=ps)
-    after = definition(
-        ps,
-        [
-            TrainingStep(name="Train", step_args=est.fit({"train": TRAIN})),
-            ProcessingStep(name="Prep", step_args=proc.run(inputs=[pipe_input()])),
-        ],
-    )
+    after = stock_steps()
     assert arguments(after, "Train") == STOCK_TRAINING_ARGUMENTS
     assert arguments(after, "Prep") == STOCK_PROCESSING_ARGUMENTS
 

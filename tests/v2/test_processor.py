@@ -9,12 +9,23 @@ SKLearn estimator), SKLearnProcessor and PySparkProcessor; the last four add cod
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
-from conftest import BUCKET, IMAGE, ROLE, created_jobs, uploaded_keys
+from conftest import (
+    ATHENA_QUERY,
+    BUCKET,
+    IMAGE,
+    REDSHIFT_QUERY,
+    ProcessorKind,
+    created_jobs,
+    expected_record,
+    input_rows,
+    make_processor,
+    ours,
+    uploaded_keys,
+)
 from sagemaker.dataset_definition.inputs import (
     AthenaDatasetDefinition,
     DatasetDefinition,
@@ -43,49 +54,21 @@ OUT = f"s3://{BUCKET}/out/"
 REPORT = f"s3://{BUCKET}/report/"
 
 
-@dataclass(frozen=True)
-class Kind:
-    """One processor class under test.
-
-    Attributes:
-        stock: the SDK class.
-        init: constructor arguments besides role/instance/session.
-        code_arg: the ``run()`` argument that names the code (``None``: the class takes no code).
-        s3_code_inputs: the inputs the SDK appends when the code is an S3 URI, as (name, uri).
-        local_code_keys: the keys the SDK uploads for a local code file, ``{job}`` = the job name.
-        local_code_inputs: the inputs the SDK appends for a local code file, as (name, uri template).
-    """
-
-    stock: type
-    init: dict[str, Any] = field(default_factory=dict)
-    code_arg: Optional[str] = None
-    s3_code_inputs: tuple[tuple[str, str], ...] = ()
-    local_code_keys: tuple[str, ...] = ()
-    local_code_inputs: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def id(self) -> str:
-        return self.stock.__name__
-
-    def grant_aware_cls(self) -> type:
-        return GrantAwareProcessor if self.stock is Processor else grant_aware(self.stock)
-
-
 _SCRIPT_LOCAL = dict(
     local_code_keys=("{job}/input/code/process.py",),
     local_code_inputs=(("code", f"s3://{BUCKET}/{{job}}/input/code/process.py"),),
 )
 
 KINDS = [
-    Kind(Processor, {"image_uri": IMAGE}),
-    Kind(
+    ProcessorKind(Processor, {"image_uri": IMAGE}),
+    ProcessorKind(
         ScriptProcessor,
         {"image_uri": IMAGE, "command": ["python3"]},
         "code",
         (("code", S3_CODE),),
         **_SCRIPT_LOCAL,
     ),
-    Kind(
+    ProcessorKind(
         FrameworkProcessor,
         {"estimator_cls": SKLearn, "framework_version": "1.2-1"},
         "code",
@@ -96,8 +79,8 @@ KINDS = [
             ("entrypoint", f"s3://{BUCKET}/{{job}}/source/runproc.sh"),
         ),
     ),
-    Kind(SKLearnProcessor, {"framework_version": "1.2-1"}, "code", (("code", S3_CODE),), **_SCRIPT_LOCAL),
-    Kind(PySparkProcessor, {"framework_version": "3.3"}, "submit_app", (("code", S3_CODE),), **_SCRIPT_LOCAL),
+    ProcessorKind(SKLearnProcessor, {"framework_version": "1.2-1"}, "code", (("code", S3_CODE),), **_SCRIPT_LOCAL),
+    ProcessorKind(PySparkProcessor, {"framework_version": "3.3"}, "submit_app", (("code", S3_CODE),), **_SCRIPT_LOCAL),
 ]
 kinds = pytest.mark.parametrize("kind", KINDS, ids=[k.id for k in KINDS])
 
@@ -105,20 +88,7 @@ kinds = pytest.mark.parametrize("kind", KINDS, ids=[k.id for k in KINDS])
 # --------------------------------------------------------------------------- helpers
 
 
-def make(kind: Kind, session, *, grant: bool = True, **extra: Any):
-    """A processor of ``kind`` on ``session``; grant-aware ones get identity_propagation=True unless given."""
-    kwargs: dict[str, Any] = dict(
-        role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session, **kind.init
-    )
-    if grant:
-        kwargs.setdefault("identity_propagation", True)
-        kwargs.update(extra)
-        return kind.grant_aware_cls()(**kwargs)
-    kwargs.update(extra)
-    return kind.stock(**kwargs)
-
-
-def run(proc, kind: Kind, code: str = S3_CODE, **kwargs: Any) -> None:
+def run(proc, kind: ProcessorKind, code: str = S3_CODE, **kwargs: Any) -> None:
     if kind.code_arg is not None:
         kwargs[kind.code_arg] = code
     proc.run(wait=False, logs=False, **kwargs)
@@ -130,26 +100,6 @@ def describe(session, proc) -> dict[str, Any]:
 
 def job_tags(session, job: dict[str, Any]) -> list[dict[str, str]]:
     return session.sagemaker_client.list_tags(ResourceArn=job["ProcessingJobArn"])["Tags"]
-
-
-def input_rows(job: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(name, S3 URI, input mode) of every S3 input of a described job."""
-    return [(i["InputName"], i["S3Input"]["S3Uri"], i["S3Input"]["S3InputMode"]) for i in job["ProcessingInputs"]]
-
-
-def s3ag_tags(credentials: str, identity: str, adjustments: str) -> list[dict[str, str]]:
-    return [
-        {"Key": "s3ag:credentials", "Value": credentials},
-        {"Key": "s3ag:identity-propagation", "Value": identity},
-        {"Key": "s3ag:adjustments", "Value": adjustments},
-        {"Key": "s3ag:launched-by", "Value": "user"},
-        {"Key": "s3ag:version", "Value": sagemaker_s3ag.__version__},
-    ]
-
-
-def ours(caught) -> list[str]:
-    """Messages of the GrantAwareWarnings recorded by the ``grant_warnings`` fixture."""
-    return [str(w.message) for w in caught if issubclass(w.category, GrantAwareWarning)]
 
 
 def pipe_input(**extra: Any) -> ProcessingInput:
@@ -175,27 +125,12 @@ def dataset_input(source: str) -> ProcessingInput:
     if source == "Athena":
         definition = DatasetDefinition(
             local_path="/opt/ml/processing/query",
-            athena_dataset_definition=AthenaDatasetDefinition(
-                catalog="AwsDataCatalog",
-                database="sales",
-                query_string="SELECT * FROM orders",
-                output_s3_uri=f"s3://{BUCKET}/athena/",
-                work_group="primary",
-                output_format="PARQUET",
-            ),
+            athena_dataset_definition=AthenaDatasetDefinition(**ATHENA_QUERY),
         )
     else:
         definition = DatasetDefinition(
             local_path="/opt/ml/processing/query",
-            redshift_dataset_definition=RedshiftDatasetDefinition(
-                cluster_id="warehouse",
-                database="sales",
-                db_user="analyst",
-                query_string="SELECT * FROM orders",
-                cluster_role_arn=ROLE,
-                output_s3_uri=f"s3://{BUCKET}/redshift/",
-                output_format="CSV",
-            ),
+            redshift_dataset_definition=RedshiftDatasetDefinition(**REDSHIFT_QUERY),
         )
     return ProcessingInput(input_name="query", dataset_definition=definition)
 
@@ -205,14 +140,6 @@ def local_code(tmp_path) -> str:
     path = tmp_path / "process.py"
     path.write_text("print('processing')\n")
     return str(path)
-
-
-@pytest.fixture
-def local_dir(tmp_path) -> Path:
-    path = tmp_path / "data"
-    path.mkdir()
-    (path / "part.csv").write_text("a,b\n1,2\n")
-    return path
 
 
 def local_input(local_dir: Path) -> ProcessingInput:
@@ -231,12 +158,12 @@ def assert_nothing_sent(session, proc) -> None:
 @kinds
 def test_pipe_input_becomes_file_and_nothing_else_changes(session, grant_warnings, kind):
     # The stock class builds the reference job from the same arguments.
-    stock = make(kind, session, grant=False)
+    stock = make_processor(kind, session, grant=False)
     run(stock, kind, inputs=[pipe_input(), file_input()], outputs=outputs())
     reference = describe(session, stock)
     assert reference["ProcessingInputs"][0]["S3Input"]["S3InputMode"] == "Pipe"
 
-    proc = make(kind, session)
+    proc = make_processor(kind, session)
     run(proc, kind, inputs=[pipe_input(), file_input()], outputs=outputs())
     job = describe(session, proc)
 
@@ -269,12 +196,12 @@ def test_pipe_input_becomes_file_and_nothing_else_changes(session, grant_warning
         [(RAW, "READ", "granted"), (LOOKUP, "READ", "granted"), (OUT, "WRITE", "granted"), (REPORT, "WRITE", "granted")]
         + [(uri, "READ", "granted") for _n, uri in kind.s3_code_inputs]
     )
-    assert job_tags(session, job) == s3ag_tags("access-grants", "enabled", "pipe-mode")
+    assert job_tags(session, job) == expected_record("access-grants", "pipe-mode")
 
 
 @kinds
 def test_preflight_audit_context_names_the_created_job(session, access_grants, grant_warnings, kind):
-    proc = make(kind, session)
+    proc = make_processor(kind, session)
     run(proc, kind, inputs=[pipe_input(), file_input()], outputs=outputs())
     name = proc.latest_job.job_name
     calls = [params for op, params in access_grants.calls if op == "GetDataAccess"]
@@ -290,7 +217,7 @@ def test_preflight_audit_context_names_the_created_job(session, access_grants, g
 
 @kinds
 def test_error_mode_refuses_pipe_before_any_upload(session, grant_warnings, kind, local_code, local_dir):
-    proc = make(kind, session, on_violation="error")
+    proc = make_processor(kind, session, on_violation="error")
     with pytest.raises(ConsiderationError) as info:
         run(proc, kind, code=local_code, inputs=[pipe_input(), local_input(local_dir)], outputs=outputs())
     err = info.value
@@ -307,7 +234,7 @@ def test_error_mode_refuses_pipe_before_any_upload(session, grant_warnings, kind
 def test_on_fallback_deny_refuses_an_ungranted_s3_input_before_any_upload(session, access_grants, kind, local_code):
     access_grants.grants.clear()
     access_grants.grant(f"s3://{BUCKET}/lookup/*", "READ")
-    proc = make(kind, session, on_fallback="deny")
+    proc = make_processor(kind, session, on_fallback="deny")
     with pytest.raises(GrantFallbackError) as info:
         run(proc, kind, code=local_code, inputs=[pipe_input(), file_input()])
     assert info.value.locations == ((RAW, "READ"),)
@@ -319,7 +246,7 @@ def test_fix_mode_uploads_local_code_and_data_then_creates_the_job(
     session, grant_warnings, kind, local_code, local_dir
 ):
     """The same call as the error-mode test, in fix mode: it does upload, so an empty bucket there means something."""
-    proc = make(kind, session)
+    proc = make_processor(kind, session)
     run(proc, kind, code=local_code, inputs=[pipe_input(), local_input(local_dir)])
     name = proc.latest_job.job_name
     assert uploaded_keys(session) == sorted(
@@ -341,7 +268,7 @@ def test_fix_mode_uploads_local_code_and_data_then_creates_the_job(
 @pytest.mark.parametrize("source", ["Athena", "Redshift"])
 @kinds
 def test_dataset_definition_is_refused_even_in_fix_mode(session, grant_warnings, kind, source, local_code, local_dir):
-    proc = make(kind, session)
+    proc = make_processor(kind, session)
     assert proc.s3ag_settings.on_violation == "fix"
     with pytest.raises(ConsiderationError) as info:
         run(proc, kind, code=local_code, inputs=[dataset_input(source), local_input(local_dir)])
@@ -361,7 +288,7 @@ def test_dataset_definition_is_refused_even_in_fix_mode(session, grant_warnings,
 @pytest.mark.parametrize("source", ["Athena", "Redshift"])
 @kinds
 def test_dataset_definition_goes_through_with_tip_off(session, grant_warnings, kind, source):
-    proc = make(kind, session, identity_propagation=False)
+    proc = make_processor(kind, session, identity_propagation=False)
     query = dataset_input(source)
     expected = query._to_request_dict()
     run(proc, kind, inputs=[query])
@@ -369,7 +296,7 @@ def test_dataset_definition_goes_through_with_tip_off(session, grant_warnings, k
     assert job["ProcessingInputs"][0] == expected
     assert f"{source}DatasetDefinition" in job["ProcessingInputs"][0]["DatasetDefinition"]
     assert [i["InputName"] for i in job["ProcessingInputs"]] == ["query", *(n for n, _ in kind.s3_code_inputs)]
-    assert job_tags(session, job) == s3ag_tags("iam-role", "disabled", "none")
+    assert job_tags(session, job) == expected_record("iam-role", "none", identity="disabled")
     assert proc.latest_decision.credentials == "iam-role"
     assert proc.latest_decision.findings == ()
     assert ours(grant_warnings) == []
@@ -380,7 +307,7 @@ def test_dataset_definition_goes_through_with_tip_off(session, grant_warnings, k
 
 @kinds
 def test_pipe_with_gzip_is_refused_in_fix_mode(session, grant_warnings, kind, local_code):
-    proc = make(kind, session)
+    proc = make_processor(kind, session)
     gz = pipe_input(s3_compression_type="Gzip")
     with pytest.raises(ConsiderationError) as info:
         run(proc, kind, code=local_code, inputs=[gz, file_input()])
@@ -400,7 +327,7 @@ def test_pipe_with_gzip_is_refused_in_fix_mode(session, grant_warnings, kind, lo
 
 @kinds
 def test_local_input_is_uploaded_by_the_sdk_with_tip_on(session, grant_warnings, kind, local_dir):
-    proc = make(kind, session)
+    proc = make_processor(kind, session)
     run(proc, kind, inputs=[local_input(local_dir)], outputs=outputs())
     name = proc.latest_job.job_name
     assert uploaded_keys(session) == [f"{name}/input/local/part.csv"]
@@ -410,14 +337,14 @@ def test_local_input_is_uploaded_by_the_sdk_with_tip_on(session, grant_warnings,
         *((n, uri, "File") for n, uri in kind.s3_code_inputs),
     ]
     assert proc.latest_decision.findings == ()
-    assert job_tags(session, job) == s3ag_tags("access-grants", "enabled", "none")
+    assert job_tags(session, job) == expected_record("access-grants", "none")
     assert ours(grant_warnings) == []
 
 
 @pytest.mark.parametrize("place", ["local input", "default output"])
 def test_on_fallback_deny_leaves_locations_the_sdk_fills_in_later_to_the_final_request(session, grant_warnings, place, local_dir):
     """Locations the SDK fills in later (a local input, an output without destination) are asked about with the final request, not refused as unknown."""
-    proc = make(KINDS[0], session, on_fallback="deny")
+    proc = make_processor(KINDS[0], session, on_fallback="deny")
     if place == "local input":
         run(proc, KINDS[0], inputs=[local_input(local_dir)])
     else:
@@ -437,7 +364,7 @@ def test_on_fallback_deny_leaves_locations_the_sdk_fills_in_later_to_the_final_r
 )
 @kinds
 def test_malformed_s3_uri_is_refused_naming_the_location(session, grant_warnings, kind, place, where, local_code):
-    proc = make(kind, session)
+    proc = make_processor(kind, session)
     if place == "input":
         bad = ProcessingInput(source="s3:/bkt/x", destination="/opt/ml/processing/x", input_name="bad")
         inputs = [file_input(), bad]
@@ -475,17 +402,17 @@ def test_user_tags_list_is_not_mutated_and_user_tags_reach_the_job(
     user = [{"Key": "team", "Value": "ml"}, {"Key": "project", "Value": "churn"}]
 
     control = copy.deepcopy(user)
-    stock = make(kind, session, grant=False, tags=control)
+    stock = make_processor(kind, session, grant=False, tags=control)
     run(stock, kind, inputs=[file_input()])
     assert control == [*user, *project], "precondition: the stock SDK grows the caller's list"
 
     tags = copy.deepcopy(user)
-    proc = make(kind, session, tags=tags)
+    proc = make_processor(kind, session, tags=tags)
     run(proc, kind, inputs=[pipe_input()])
     assert tags == user
     assert proc.tags is tags
     job = describe(session, proc)
-    assert job_tags(session, job) == [*user, *project, *s3ag_tags("access-grants", "enabled", "pipe-mode")]
+    assert job_tags(session, job) == [*user, *project, *expected_record("access-grants", "pipe-mode")]
 
 
 # --------------------------------------------------------------------------- 7. TIP off
@@ -494,7 +421,7 @@ def test_user_tags_list_is_not_mutated_and_user_tags_reach_the_job(
 @pytest.mark.parametrize("on_violation", ["fix", "error"])
 @kinds
 def test_tip_off_keeps_pipe_and_only_tags_the_job(session, grant_warnings, access_grants, kind, on_violation):
-    proc = make(kind, session, identity_propagation=False, on_violation=on_violation)
+    proc = make_processor(kind, session, identity_propagation=False, on_violation=on_violation)
     run(proc, kind, inputs=[pipe_input(), file_input()])
     job = describe(session, proc)
     assert [(i["InputName"], i["S3Input"]["S3InputMode"]) for i in job["ProcessingInputs"]] == [
@@ -502,7 +429,7 @@ def test_tip_off_keeps_pipe_and_only_tags_the_job(session, grant_warnings, acces
         ("lookup", "File"),
         *((n, "File") for n, _ in kind.s3_code_inputs),
     ]
-    assert job_tags(session, job) == s3ag_tags("iam-role", "disabled", "none")
+    assert job_tags(session, job) == expected_record("iam-role", "none", identity="disabled")
     decision = proc.latest_decision
     assert decision.identity_propagation.enabled is False
     assert decision.adjustments == ()
@@ -522,7 +449,7 @@ def test_grant_aware_class_is_cached_and_a_subclass_of_the_stock_class(session, 
     assert grant_aware(cls) is cls
     assert issubclass(cls, kind.stock)
     assert issubclass(cls, GrantAwareProcessingMixin)
-    proc = make(kind, session)
+    proc = make_processor(kind, session)
     assert type(proc) is cls
     assert isinstance(proc, kind.stock)
     assert isinstance(proc, Processor)
@@ -551,7 +478,7 @@ def test_grant_aware_of_named_classes():
 def test_fix_does_not_mutate_the_users_input_objects(session, grant_warnings, kind):
     raw, lookup = pipe_input(), file_input()
     inputs = [raw, lookup]
-    proc = make(kind, session)
+    proc = make_processor(kind, session)
     run(proc, kind, inputs=inputs)
     assert describe(session, proc)["ProcessingInputs"][0]["S3Input"]["S3InputMode"] == "File"
 
@@ -564,7 +491,7 @@ def test_fix_does_not_mutate_the_users_input_objects(session, grant_warnings, ki
     )
     assert raw._to_request_dict()["S3Input"]["S3InputMode"] == "Pipe"
     # The same objects handed to the stock class still ask for Pipe.
-    stock = make(kind, session, grant=False)
+    stock = make_processor(kind, session, grant=False)
     run(stock, kind, inputs=inputs)
     assert describe(session, stock)["ProcessingInputs"][0]["S3Input"]["S3InputMode"] == "Pipe"
     # And a second grant-aware run fixes (and warns) again.

@@ -7,26 +7,12 @@ import logging
 import warnings
 
 import pytest
-from conftest import BUCKET, IMAGE, ROLE, new_boto_session
+from conftest import BUCKET, IMAGE, ROLE, everything_logged, leaks, new_boto_session
 
 from sagemaker_s3ag import GrantAwareEstimator, GrantAwareWarning, GrantFallbackError
 from sagemaker_s3ag._preflight import RESOLVER, AccessGrantsResolver
 from sagemaker_s3ag._rules import S3Location
-from sagemaker_s3ag.testing import (
-    CANARY_ACCESS_KEY_ID,
-    CANARY_SECRET_ACCESS_KEY,
-    CANARY_SESSION_TOKEN,
-)
-
-CANARIES = (CANARY_ACCESS_KEY_ID, CANARY_SECRET_ACCESS_KEY, CANARY_SESSION_TOKEN)
-
-
-def leaks(*texts: str) -> list[str]:
-    return [canary for canary in CANARIES for text in texts if canary in text]
-
-
-def everything_logged(caplog) -> str:
-    return "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+from sagemaker_s3ag.testing import CANARY_SECRET_ACCESS_KEY
 
 
 def test_no_canary_anywhere_after_a_job(session, access_grants, caplog):

@@ -10,7 +10,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import BUCKET, IMAGE, ROLE, uploaded_keys
+from conftest import (
+    BUCKET,
+    IMAGE,
+    NO_IDENTITY,
+    ROLE,
+    BaseFlavour,
+    expected_record,
+    flavour_fixtures,
+    ours,
+    tuning_requests,
+    uploaded_keys,
+)
 from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.pytorch import PyTorch
@@ -20,13 +31,7 @@ from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.steps import TuningStep
 
 import sagemaker_s3ag
-from sagemaker_s3ag import (
-    ConsiderationError,
-    GrantAwareWarning,
-    GrantFallbackError,
-    __version__,
-    grant_aware,
-)
+from sagemaker_s3ag import ConsiderationError, GrantFallbackError, grant_aware
 
 pytestmark = pytest.mark.filterwarnings("ignore:Running within a PipelineSession:UserWarning")
 
@@ -40,14 +45,10 @@ RANGES = {"lr": ContinuousParameter(0.01, 0.1)}
 # --------------------------------------------------------------------------- helpers
 
 
-class Flavour:
+class Flavour(BaseFlavour):
     """A grant-aware estimator, or a stock one under ``patch()`` with the same settings."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-
     def estimator(self, sess, settings=None, cls=Estimator, **kwargs):
-        settings = {"identity_propagation": True, **(settings or {})}
         kwargs = {
             "image_uri": IMAGE,
             "role": ROLE,
@@ -57,24 +58,10 @@ class Flavour:
             "output_path": OUT,
             **kwargs,
         }
-        if self.name == "grant-aware":
-            return grant_aware(cls)(**kwargs, **settings)
-        sagemaker_s3ag.patch(**settings)
-        return cls(**kwargs)
+        return self.make(cls, settings, **kwargs)
 
 
-@pytest.fixture(params=["grant-aware", "patched"])
-def flavour(request):
-    try:
-        yield Flavour(request.param)
-    finally:
-        sagemaker_s3ag.unpatch()
-
-
-@pytest.fixture
-def ga():
-    """Grant-aware classes only, for paths the two flavours share (they differ only in fit()/run())."""
-    return Flavour("grant-aware")
+flavour, ga = flavour_fixtures(Flavour)
 
 
 def tuner_for(est, **kwargs):
@@ -102,31 +89,9 @@ def multi_tuner(estimators):
     )
 
 
-def tuning_requests(calls) -> list[dict]:
-    return [params for op, params in calls if op == "CreateHyperParameterTuningJob"]
-
-
 def tuning_jobs(session) -> list[str]:
     summaries = session.sagemaker_client.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]
     return [j["HyperParameterTuningJobName"] for j in summaries]
-
-
-def ours(warnings_list) -> list[str]:
-    return [str(w.message) for w in warnings_list if issubclass(w.category, GrantAwareWarning)]
-
-
-def record(credentials, adjustments, launched_by="user", fallback=None):
-    tags = [
-        {"Key": "s3ag:credentials", "Value": credentials},
-        {"Key": "s3ag:identity-propagation", "Value": "enabled"},
-        {"Key": "s3ag:adjustments", "Value": adjustments},
-    ]
-    if fallback is not None:
-        tags.append({"Key": "s3ag:fallback", "Value": fallback})
-    return tags + [
-        {"Key": "s3ag:launched-by", "Value": launched_by},
-        {"Key": "s3ag:version", "Value": __version__},
-    ]
 
 
 def channel(name, uri, **extra):
@@ -155,7 +120,7 @@ def test_tuner_fit_fixes_the_definition_and_tags_the_tuning_job(flavour, session
     assert definition["AlgorithmSpecification"] == ALGORITHM_FILE
     assert definition["InputDataConfig"] == [channel("train", TRAIN)]
     assert definition["OutputDataConfig"] == {"S3OutputPath": OUT}
-    assert request["Tags"] == record("access-grants", "pipe-mode")
+    assert request["Tags"] == expected_record("access-grants", "pipe-mode")
     assert [op for op, _ in calls if op == "CreateTrainingJob"] == []
     assert tuning_jobs(session) == [request["HyperParameterTuningJobName"]]
 
@@ -189,7 +154,7 @@ def test_channel_level_pipe_is_fixed_inside_the_definition(flavour, session, cal
     assert [(f.rule, f.where) for f in tuner.latest_decision.findings] == [
         ("pipe-mode", "TrainingJobDefinition.InputDataConfig[train].InputMode")
     ]
-    assert request["Tags"] == record("access-grants", "pipe-mode")
+    assert request["Tags"] == expected_record("access-grants", "pipe-mode")
 
 
 def test_pipe_mode_replacement_fastfile_applies_to_the_definition(ga, session, calls, grant_warnings):
@@ -234,7 +199,7 @@ def test_after_unpatch_the_tuner_is_stock_again(session, calls, grant_warnings):
 
     patched, stock = tuning_requests(calls)
     assert patched["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingInputMode"] == "File"
-    assert patched["Tags"] == record("access-grants", "pipe-mode")
+    assert patched["Tags"] == expected_record("access-grants", "pipe-mode")
     assert stock["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingInputMode"] == "Pipe"
     assert "Tags" not in stock
 
@@ -299,7 +264,7 @@ def test_on_fallback_warn_records_the_fallback_on_the_tuning_job(session, access
     tuner = tuner_for(est)
     tuner.fit({"train": TRAIN}, wait=False)
     (request,) = tuning_requests(calls)
-    assert request["Tags"] == record("mixed", "none", fallback="fallback 1/2: no matching grant")
+    assert request["Tags"] == expected_record("mixed", "none", fallback="fallback 1/2: no matching grant")
     assert tuner.latest_decision.credentials == "mixed"
     (warning,) = ours(grant_warnings)
     assert warning.startswith("[s3ag:fallback] tuning job ")
@@ -342,7 +307,7 @@ def test_multi_algorithm_tuner_fixes_every_definition(flavour, session, calls, g
     assert definitions["first"]["InputDataConfig"] == [channel("train", TRAIN)]
     assert definitions["second"]["AlgorithmSpecification"] == ALGORITHM_FILE
     assert definitions["second"]["InputDataConfig"] == [channel("train", TRAIN, InputMode="File"), channel("val", VAL)]
-    assert request["Tags"] == record("access-grants", "pipe-mode")
+    assert request["Tags"] == expected_record("access-grants", "pipe-mode")
     assert sorted(f.where for f in tuner.latest_decision.findings) == [
         "TrainingJobDefinitions[first].AlgorithmSpecification.TrainingInputMode",
         "TrainingJobDefinitions[second].InputDataConfig[train].InputMode",
@@ -384,7 +349,8 @@ def test_user_tag_lists_are_not_mutated_and_a_second_fit_has_one_record(flavour,
     tuner.fit({"train": TRAIN}, job_name="tune-second", wait=False)
 
     first, second = tuning_requests(calls)
-    expected = [{"Key": "project", "Value": "p1"}, {"Key": "team", "Value": "ml"}] + record("access-grants", "pipe-mode")
+    user = [{"Key": "project", "Value": "p1"}, {"Key": "team", "Value": "ml"}]
+    expected = user + expected_record("access-grants", "pipe-mode")
     assert first["Tags"] == expected
     assert second["Tags"] == expected
     assert est_tags == [{"Key": "team", "Value": "ml"}]
@@ -416,6 +382,10 @@ def test_tuning_step_in_a_pipeline_is_fixed_and_recorded_as_a_pipeline_job(sessi
     args = json.loads(pipeline.definition())["Steps"][0]["Arguments"]
 
     assert args["TrainingJobDefinition"]["AlgorithmSpecification"] == ALGORITHM_FILE
-    no_identity = "pipeline executions carry no user identity the grant is to a directory user"
-    assert args["Tags"] == record("iam-role", "pipe-mode", "pipeline", f"fallback 2/2: {no_identity}")
+    assert args["Tags"] == expected_record(
+        "iam-role",
+        "pipe-mode",
+        fallback=f"fallback 2/2: {NO_IDENTITY}",
+        launched_by="pipeline",
+    )
     assert tuning_requests(calls) == []

@@ -16,7 +16,19 @@ import pytest
 # tests/conftest.py ignores v3/ under SDK v2, but not when tests/v3 is named on the command line.
 pytest.importorskip("sagemaker.core", reason="SDK v3 tests: the installed sagemaker is not v3")
 
-from conftest import BUCKET, IMAGE, ROLE, created_jobs, creates, uploaded_keys  # noqa: E402
+from conftest import (  # noqa: E402
+    BUCKET,
+    IMAGE,
+    ROLE,
+    channel,
+    created_jobs,
+    creates,
+    expected_record,
+    ours,
+    tag_map,
+    uploaded_keys,
+    without_name_and_tags,
+)
 from sagemaker.core.shapes import Channel, DataSource, S3DataSource, Tag  # noqa: E402
 from sagemaker.train import ModelTrainer  # noqa: E402
 from sagemaker.train.configs import (  # noqa: E402
@@ -32,9 +44,7 @@ import sagemaker_s3ag._interception as interception  # noqa: E402
 from sagemaker_s3ag import (  # noqa: E402
     ConsiderationError,
     GrantAwareModelTrainer,
-    GrantAwareWarning,
     GrantFallbackError,
-    __version__,
     grant_aware,
 )
 
@@ -86,31 +96,6 @@ def job_tags(session) -> list[dict]:
     return session.boto_session.client("sagemaker").list_tags(ResourceArn=only_job(session)["TrainingJobArn"])["Tags"]
 
 
-def tag_map(tags) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in tags}
-
-
-def ours(warnings_list) -> list[str]:
-    return [str(w.message) for w in warnings_list if issubclass(w.category, GrantAwareWarning)]
-
-
-def channel(request, name):
-    (found,) = [c for c in request["InputDataConfig"] if c["ChannelName"] == name]
-    return found
-
-
-def record(credentials=GRANTED, adjustments="none", identity="enabled", fallback=None):
-    """The s3ag: tags of a job started by hand, in the order they are written."""
-    tags = [
-        {"Key": "s3ag:credentials", "Value": credentials},
-        {"Key": "s3ag:identity-propagation", "Value": identity},
-        {"Key": "s3ag:adjustments", "Value": adjustments},
-    ]
-    if fallback is not None:
-        tags.append({"Key": "s3ag:fallback", "Value": fallback})
-    return tags + [{"Key": "s3ag:launched-by", "Value": "user"}, {"Key": "s3ag:version", "Value": __version__}]
-
-
 def nothing_happened(session, calls):
     """No job created, no CreateTrainingJob sent, nothing uploaded."""
     assert created_jobs(session)["training"] == []
@@ -132,11 +117,11 @@ def test_default_request_with_tip_on_is_sent_unchanged_and_tagged(session, calls
     assert request["TrainingJobName"] == job["TrainingJobName"]
     for field in ("DebugHookConfig", "ProfilerConfig", "RemoteDebugConfig"):
         assert field not in request
-    assert job_tags(session) == record()
+    assert job_tags(session) == expected_record()
     decision = trainer.latest_decision
     assert decision.findings == ()
     assert decision.adjustments == ()
-    assert list(decision.tags) == record()
+    assert list(decision.tags) == expected_record()
     assert decision.identity_propagation.enabled is True
     assert decision.identity_propagation.source == "setting"
     assert ours(grant_warnings) == []
@@ -317,10 +302,6 @@ def test_tensorboard_output_refused_with_on_violation_error_before_upload(sessio
 # --------------------------------------------------------------------------- 4. TIP off
 
 
-def _without_name_and_tags(request):
-    return {k: v for k, v in request.items() if k not in ("TrainingJobName", "Tags")}
-
-
 def test_tip_off_sends_the_stock_request_plus_tags(session, calls, grant_warnings, access_grants):
     common = dict(
         training_image=IMAGE,
@@ -340,11 +321,11 @@ def test_tip_off_sends_the_stock_request_plus_tags(session, calls, grant_warning
     train(trainer)
 
     stock_request, ga_request = creates(calls)
-    assert _without_name_and_tags(ga_request) == _without_name_and_tags(stock_request)
+    assert without_name_and_tags(ga_request) == without_name_and_tags(stock_request)
     assert ga_request["AlgorithmSpecification"]["TrainingInputMode"] == "Pipe"
     assert ga_request["RemoteDebugConfig"] == {"EnableRemoteDebug": True}
     assert stock_request["Tags"] == [{"Key": "team", "Value": "a"}]
-    assert ga_request["Tags"] == [{"Key": "team", "Value": "a"}] + record("iam-role", identity="disabled")
+    assert ga_request["Tags"] == [{"Key": "team", "Value": "a"}] + expected_record("iam-role", identity="disabled")
 
     decision = trainer.latest_decision
     assert decision.credentials == "iam-role"
@@ -370,8 +351,8 @@ def test_granted_locations_record_access_grants(session, access_grants, grant_wa
         (TRAIN, "READ", "granted", "DIRECTORY_USER"),
         (OUT, "WRITE", "granted", "DIRECTORY_USER"),
     ]
-    assert list(decision.tags) == job_tags(session) == record()
-    assert dict(decision.record) == tag_map(record())
+    assert list(decision.tags) == job_tags(session) == expected_record()
+    assert dict(decision.record) == tag_map(expected_record())
     # train() takes no job name: every location is known, and asked about, before the SDK names the job.
     contexts = [params["AuditContext"] for op, params in access_grants.calls if op == "GetDataAccess"]
     assert contexts == ["sagemaker-s3ag preflight for SageMaker training job (name pending)"] * 2
@@ -514,7 +495,7 @@ def test_request_in_api_form_is_settled_on_the_spot(session, calls, grant_warnin
     trainer = make(session, training_input_mode="Pipe")
     request = trainer._create_training_job_args(input_data_config=[InputData(channel_name="train", data_source=TRAIN)], boto3=True)
     assert request["AlgorithmSpecification"]["TrainingInputMode"] == "File"
-    assert request["Tags"] == record(adjustments="pipe-mode")
+    assert request["Tags"] == expected_record(adjustments="pipe-mode")
     assert trainer.latest_decision.job_name == request["TrainingJobName"]
     assert interception._expected == {}
     assert creates(calls) == []
@@ -547,7 +528,7 @@ def test_user_tags_as_dicts_and_tag_objects_are_kept_in_order_and_not_mutated(se
     before = copy.deepcopy(trainer.tags)
     train(trainer)
 
-    assert job_tags(session) == [{"Key": "team", "Value": "a"}, {"Key": "cost-center", "Value": "42"}] + record()
+    assert job_tags(session) == [{"Key": "team", "Value": "a"}, {"Key": "cost-center", "Value": "42"}] + expected_record()
     assert trainer.tags == before
     assert ours(grant_warnings) == []
 
@@ -558,7 +539,7 @@ def test_user_s3ag_tag_is_replaced_with_a_finding(session, grant_warnings):
     train(trainer)
 
     tags = job_tags(session)
-    assert tags == [{"Key": "team", "Value": "a"}] + record()
+    assert tags == [{"Key": "team", "Value": "a"}] + expected_record()
     assert trainer.tags == before
     (warning,) = ours(grant_warnings)
     assert warning.startswith("[s3ag:tags] Tags:") and "s3ag:credentials" in warning
@@ -574,10 +555,10 @@ def test_48_user_tags_leave_room_for_two_of_ours(session, grant_warnings):
     tags = job_tags(session)
     assert len(tags) == 50
     assert tags[:48] == [{"Key": f"k{i}", "Value": str(i)} for i in range(48)]
-    assert tags[48:] == record()[:2]
+    assert tags[48:] == expected_record()[:2]
     (warning,) = ours(grant_warnings)
     assert "not recorded on the job: s3ag:adjustments, s3ag:launched-by, s3ag:version" in warning
-    assert dict(trainer.latest_decision.record) == tag_map(record())
+    assert dict(trainer.latest_decision.record) == tag_map(expected_record())
     assert len(trainer.tags) == 48
 
 

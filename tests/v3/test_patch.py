@@ -11,7 +11,6 @@ SDK v2 only.
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import logging
 import subprocess
@@ -22,7 +21,23 @@ from importlib.metadata import version as installed_version
 
 import pytest
 import wrapt
-from conftest import BUCKET, IMAGE, ROLE, created_jobs, creates, uploaded_keys
+from conftest import (
+    ATHENA_QUERY,
+    BUCKET,
+    IMAGE,
+    ROLE,
+    count_steps,
+    created_jobs,
+    creates,
+    current,
+    expected_record,
+    ours,
+    processing_creates,
+    processing_tags,
+    training_tags,
+    uploaded_keys,
+    without_name_and_tags,
+)
 from sagemaker.core.processing import FrameworkProcessor, Processor, ScriptProcessor
 from sagemaker.core.shapes import (
     AthenaDatasetDefinition,
@@ -62,26 +77,13 @@ SDK_VERSION = installed_version("sagemaker")
 # --------------------------------------------------------------------------- originals and checks
 
 
-def _owner(module_name: str, path: str) -> tuple[type, str]:
-    class_name, attribute = path.split(".")
-    return getattr(importlib.import_module(module_name), class_name), attribute
-
-
 V3_TARGETS = _patch.TARGETS[3]
 V3_ADDED = _patch.ADDED[3]
-ORIGINALS: dict[tuple[str, str], object] = {}
-for _module_name, _path, _wrapper in V3_TARGETS:
-    _cls, _attr = _owner(_module_name, _path)
-    ORIGINALS[(_module_name, _path)] = vars(_cls)[_attr]
+ORIGINALS: dict[tuple[str, str], object] = {(m, path): current(m, path) for m, path, _wrapper in V3_TARGETS}
 ORIGINAL_TRAIN = vars(ModelTrainer)["train"]
 assert ORIGINALS[("sagemaker.train.model_trainer", "ModelTrainer.train")] is ORIGINAL_TRAIN
 assert not isinstance(ORIGINAL_TRAIN, wrapt.ObjectProxy), "the SDK was already patched when this module was imported"
 assert "latest_decision" not in vars(ModelTrainer)
-
-
-def current(module_name: str, path: str) -> object:
-    cls, attribute = _owner(module_name, path)
-    return vars(cls)[attribute]
 
 
 def assert_nothing_patched() -> None:
@@ -114,18 +116,8 @@ def steps(monkeypatch):
     """How many times each grant-aware step ran, by name (the rules must run once per job)."""
     from sagemaker_s3ag import _model_trainer, _processor
 
-    counts = {"before_train": 0, "create_training_job_args": 0, "before_run": 0, "normalize_args": 0}
-    for module in (_model_trainer, _processor):
-        for name in counts:
-            if hasattr(module, name):
-                original = getattr(module, name)
-
-                def counting(*args, __name=name, __original=original, **kwargs):
-                    counts[__name] += 1
-                    return __original(*args, **kwargs)
-
-                monkeypatch.setattr(module, name, counting)
-    return counts
+    names = ("before_train", "create_training_job_args", "before_run", "normalize_args")
+    return count_steps(monkeypatch, (_model_trainer, _processor), names)
 
 
 @pytest.fixture(autouse=True)
@@ -185,40 +177,6 @@ def outputs() -> list[ProcessingOutput]:
     ]
 
 
-def processing_creates(calls) -> list[dict]:
-    return [params for op, params in calls if op == "CreateProcessingJob"]
-
-
-def processing_tags(session, name: str) -> list[dict]:
-    client = session.sagemaker_client
-    arn = client.describe_processing_job(ProcessingJobName=name)["ProcessingJobArn"]
-    return client.list_tags(ResourceArn=arn)["Tags"]
-
-
-def training_tags(session, name: str) -> list[dict]:
-    client = session.sagemaker_client
-    arn = client.describe_training_job(TrainingJobName=name)["TrainingJobArn"]
-    return client.list_tags(ResourceArn=arn)["Tags"]
-
-
-def s3ag_tags(adjustments: str, credentials: str = "access-grants", identity: str = "enabled") -> list[dict]:
-    return [
-        {"Key": "s3ag:credentials", "Value": credentials},
-        {"Key": "s3ag:identity-propagation", "Value": identity},
-        {"Key": "s3ag:adjustments", "Value": adjustments},
-        {"Key": "s3ag:launched-by", "Value": "user"},
-        {"Key": "s3ag:version", "Value": sagemaker_s3ag.__version__},
-    ]
-
-
-def ours(caught) -> list[str]:
-    return [str(w.message) for w in caught if issubclass(w.category, GrantAwareWarning)]
-
-
-def without_name_and_tags(request: dict) -> dict:
-    return {k: v for k, v in request.items() if k not in ("TrainingJobName", "ProcessingJobName", "Tags")}
-
-
 # --------------------------------------------------------------------------- 1. stock ModelTrainer
 
 
@@ -237,12 +195,12 @@ def test_stock_model_trainer_pipe_train_is_fixed_like_its_grant_aware_twin(sessi
     expected = without_name_and_tags(copy.deepcopy(stock_request))
     expected["AlgorithmSpecification"]["TrainingInputMode"] = "File"
     assert without_name_and_tags(request) == expected  # nothing else changes
-    assert request["Tags"] == s3ag_tags("pipe-mode")
+    assert request["Tags"] == expected_record(adjustments="pipe-mode")
 
     name = request["TrainingJobName"]
     job = session.sagemaker_client.describe_training_job(TrainingJobName=name)
     assert job["AlgorithmSpecification"]["TrainingInputMode"] == "File"
-    assert training_tags(session, name) == s3ag_tags("pipe-mode")
+    assert training_tags(session, name) == expected_record(adjustments="pipe-mode")
     # (Not read back for the stock job: ModelTrainer names jobs to the second, so both may share a name.)
 
     warned = ours(grant_warnings)
@@ -255,7 +213,7 @@ def test_stock_model_trainer_pipe_train_is_fixed_like_its_grant_aware_twin(sessi
     assert decision.adjustments == ("pipe-mode",)
     assert decision.credentials == "access-grants"
     assert (decision.identity_propagation.enabled, decision.identity_propagation.source) == (True, "setting")
-    assert list(decision.tags) == s3ag_tags("pipe-mode")
+    assert list(decision.tags) == expected_record(adjustments="pipe-mode")
     assert reference.latest_decision is None  # the unpatched train() decided nothing
     assert t.training_input_mode == "Pipe"  # the user's object is left as they made it
     assert steps == {"before_train": 1, "create_training_job_args": 1, "before_run": 0, "normalize_args": 0}
@@ -286,7 +244,7 @@ def test_stock_model_trainer_local_data_is_uploaded_then_read_as_file(session, c
     name = request["TrainingJobName"]
     assert uploaded_keys(session) == [f"s3ag-demo-job/{name}/input/train/part.csv"]
     assert request["AlgorithmSpecification"]["TrainingInputMode"] == "File"
-    assert request["Tags"] == s3ag_tags("pipe-mode")
+    assert request["Tags"] == expected_record(adjustments="pipe-mode")
     assert [(o.uri, o.permission, o.outcome) for o in t.latest_decision.locations] == [
         (f"s3://{BUCKET}/s3ag-demo-job/{name}/input/train", "READ", "granted"),
         (f"s3://{BUCKET}/s3ag-demo-job", "WRITE", "granted"),
@@ -331,7 +289,7 @@ def test_stock_model_trainer_with_tip_off_keeps_pipe_and_is_tagged(session, call
     train(t)
     (request,) = creates(calls)
     assert request["AlgorithmSpecification"]["TrainingInputMode"] == "Pipe"
-    assert request["Tags"] == s3ag_tags("none", credentials="iam-role", identity="disabled")
+    assert request["Tags"] == expected_record("iam-role", "none", identity="disabled")
     assert t.latest_decision.credentials == "iam-role"
     assert [op for op, _ in access_grants.calls if op != "GetCallerIdentity"] == []
     assert ours(grant_warnings) == []
@@ -345,7 +303,7 @@ def test_grant_aware_model_trainer_under_patch_keeps_its_own_settings_and_is_han
     train(t)  # not refused: its own on_violation="fix" wins over patch()'s "error"
     (request,) = creates(calls)
     assert request["AlgorithmSpecification"]["TrainingInputMode"] == "File"
-    assert request["Tags"] == s3ag_tags("pipe-mode")
+    assert request["Tags"] == expected_record(adjustments="pipe-mode")
     assert len(ours(grant_warnings)) == 1
     assert t.s3ag_settings == Settings(identity_propagation=True)
     assert t.latest_decision.adjustments == ("pipe-mode",)
@@ -374,10 +332,10 @@ def test_stock_processor_pipe_input_becomes_file(session, calls, grant_warnings,
         ("raw", RAW, "File"),
         *((name, uri, "File") for name, uri in PROCESSORS[kind][3]),
     ]
-    assert request["Tags"] == s3ag_tags("pipe-mode")
+    assert request["Tags"] == expected_record(adjustments="pipe-mode")
     assert proc.latest_job.processing_inputs[0].s3_input.s3_input_mode == "File"
     assert reference.latest_job.processing_inputs[0].s3_input.s3_input_mode == "Pipe"
-    assert processing_tags(session, request["ProcessingJobName"]) == s3ag_tags("pipe-mode")
+    assert processing_tags(session, request["ProcessingJobName"]) == expected_record(adjustments="pipe-mode")
     assert processing_tags(session, stock_request["ProcessingJobName"]) == []
 
     warned = ours(grant_warnings)
@@ -401,14 +359,7 @@ def test_stock_processor_dataset_definition_is_refused_before_any_upload(session
         input_name="query",
         dataset_definition=DatasetDefinition(
             local_path="/opt/ml/processing/query",
-            athena_dataset_definition=AthenaDatasetDefinition(
-                catalog="AwsDataCatalog",
-                database="sales",
-                query_string="SELECT * FROM orders",
-                output_s3_uri=f"s3://{BUCKET}/athena/",
-                work_group="primary",
-                output_format="PARQUET",
-            ),
+            athena_dataset_definition=AthenaDatasetDefinition(**ATHENA_QUERY),
         ),
     )
     patch(identity_propagation=True)  # fix mode: still refused, it cannot be fixed
@@ -445,7 +396,7 @@ def test_grant_aware_processor_keeps_its_own_settings_and_is_handled_once(sessio
     run(proc, "Processor", inputs=[pipe_input()])  # its own on_violation="fix": fixed, not refused
     (request,) = processing_creates(calls)
     assert request["ProcessingInputs"][0]["S3Input"]["S3InputMode"] == "File"
-    assert request["Tags"] == s3ag_tags("pipe-mode")
+    assert request["Tags"] == expected_record(adjustments="pipe-mode")
     assert proc.latest_job.processing_inputs[0].s3_input.s3_input_mode == "File"
     assert len(ours(grant_warnings)) == 1
     assert proc.latest_decision.adjustments == ("pipe-mode",)
@@ -458,7 +409,7 @@ def test_grant_aware_script_processor_under_patch_is_handled_once(session, calls
     proc = processor(session, "ScriptProcessor", cls, identity_propagation=True)
     run(proc, "ScriptProcessor", inputs=[pipe_input()])
     (request,) = processing_creates(calls)
-    assert request["Tags"] == s3ag_tags("pipe-mode")
+    assert request["Tags"] == expected_record(adjustments="pipe-mode")
     assert len(ours(grant_warnings)) == 1
     assert (steps["before_run"], steps["normalize_args"]) == (1, 1)
 
@@ -569,7 +520,7 @@ def test_patched_block_fixes_a_stock_model_trainer_and_restores_the_stock_sdk(se
     train(outside)
     fixed, stock = creates(calls)
     assert fixed["AlgorithmSpecification"]["TrainingInputMode"] == "File"
-    assert fixed["Tags"] == s3ag_tags("pipe-mode")
+    assert fixed["Tags"] == expected_record(adjustments="pipe-mode")
     assert stock["AlgorithmSpecification"]["TrainingInputMode"] == "Pipe"
     assert "Tags" not in stock
     assert not hasattr(inside, "latest_decision")

@@ -12,12 +12,28 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-from conftest import BUCKET, IMAGE, ROLE, created_jobs, uploaded_keys
+from conftest import (
+    ATHENA_QUERY,
+    BUCKET,
+    IMAGE,
+    NO_IDENTITY,
+    REDSHIFT_QUERY,
+    ROLE,
+    ProcessorKind,
+    access_grants_calls,
+    created_jobs,
+    expected_record,
+    input_rows,
+    make_processor,
+    ours,
+    processing_creates,
+    processing_tags,
+    uploaded_keys,
+)
 from sagemaker.core.processing import FrameworkProcessor, Processor, ScriptProcessor
 from sagemaker.core.resources import ProcessingJob
 from sagemaker.core.shapes import (
@@ -45,43 +61,21 @@ OUT = f"s3://{BUCKET}/out/"
 REPORT = f"s3://{BUCKET}/report/"
 
 
-@dataclass(frozen=True)
-class Kind:
-    """One processor class under test.
-
-    Attributes:
-        stock: the SDK class.
-        init: constructor arguments besides role/instance/session.
-        code_arg: the ``run()`` argument that names the code (``None``: the class takes no code).
-        s3_code_inputs: the inputs the SDK appends when the code is an S3 URI, as (name, uri).
-        local_code_keys: the keys the SDK uploads for local code, ``{job}`` = the job name.
-        local_code_inputs: the inputs the SDK appends for local code, as (name, uri template).
-    """
-
-    stock: type
-    init: dict[str, Any] = field(default_factory=dict)
-    code_arg: Optional[str] = None
-    s3_code_inputs: tuple[tuple[str, str], ...] = ()
-    local_code_keys: tuple[str, ...] = ()
-    local_code_inputs: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def id(self) -> str:
-        return self.stock.__name__
-
-    def grant_aware_cls(self) -> type:
-        return GrantAwareProcessor if self.stock is Processor else grant_aware(self.stock)
-
-
 _SCRIPT_LOCAL = dict(
     local_code_keys=("{job}/input/code/process.py",),
     local_code_inputs=(("code", f"s3://{BUCKET}/{{job}}/input/code/process.py"),),
 )
 
 KINDS = [
-    Kind(Processor, {"image_uri": IMAGE}),
-    Kind(ScriptProcessor, {"image_uri": IMAGE, "command": ["python3"]}, "code", (("code", S3_CODE),), **_SCRIPT_LOCAL),
-    Kind(
+    ProcessorKind(Processor, {"image_uri": IMAGE}),
+    ProcessorKind(
+        ScriptProcessor,
+        {"image_uri": IMAGE, "command": ["python3"]},
+        "code",
+        (("code", S3_CODE),),
+        **_SCRIPT_LOCAL,
+    ),
+    ProcessorKind(
         FrameworkProcessor,
         {"image_uri": IMAGE},
         "code",
@@ -96,7 +90,7 @@ KINDS = [
             ("entrypoint", f"s3://{BUCKET}/{{job}}/source/runproc.sh"),
         ),
     ),
-    Kind(PySparkProcessor, {"framework_version": "3.3"}, "submit_app", (("code", S3_CODE),), **_SCRIPT_LOCAL),
+    ProcessorKind(PySparkProcessor, {"framework_version": "3.3"}, "submit_app", (("code", S3_CODE),), **_SCRIPT_LOCAL),
 ]
 kinds = pytest.mark.parametrize("kind", KINDS, ids=[k.id for k in KINDS])
 # The classes that upload local code: ScriptProcessor a file, FrameworkProcessor a packed source_dir (in run()).
@@ -106,20 +100,7 @@ UPLOADING_KINDS = pytest.mark.parametrize("kind", KINDS[:3], ids=[k.id for k in 
 # --------------------------------------------------------------------------- helpers
 
 
-def make(kind: Kind, session, *, grant: bool = True, **extra: Any):
-    """A processor of ``kind`` on ``session``; grant-aware ones get identity_propagation=True unless given."""
-    kwargs: dict[str, Any] = dict(
-        role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session, **kind.init
-    )
-    if grant:
-        kwargs.setdefault("identity_propagation", True)
-        kwargs.update(extra)
-        return kind.grant_aware_cls()(**kwargs)
-    kwargs.update(extra)
-    return kind.stock(**kwargs)
-
-
-def run(proc, kind: Kind, code: Any = S3_CODE, **kwargs: Any):
+def run(proc, kind: ProcessorKind, code: Any = S3_CODE, **kwargs: Any):
     """``proc.run`` with the kind's code: an S3 URI, or a local file (a Path; FrameworkProcessor: its folder as ``source_dir``)."""
     if kind.code_arg is not None:
         if isinstance(code, Path) and kind.stock is FrameworkProcessor:
@@ -129,41 +110,6 @@ def run(proc, kind: Kind, code: Any = S3_CODE, **kwargs: Any):
     kwargs.setdefault("wait", False)
     kwargs.setdefault("logs", False)
     return proc.run(**kwargs)
-
-
-def processing_creates(calls) -> list[dict[str, Any]]:
-    """The CreateProcessingJob requests actually sent, in order."""
-    return [params for op, params in calls if op == "CreateProcessingJob"]
-
-
-def job_tags(session, name: str) -> list[dict[str, str]]:
-    client = session.sagemaker_client
-    arn = client.describe_processing_job(ProcessingJobName=name)["ProcessingJobArn"]
-    return client.list_tags(ResourceArn=arn)["Tags"]
-
-
-def input_rows(request: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(name, S3 URI, input mode) of every S3 input of a request."""
-    return [(i["InputName"], i["S3Input"]["S3Uri"], i["S3Input"]["S3InputMode"]) for i in request["ProcessingInputs"]]
-
-
-def s3ag_tags(credentials: str, identity: str, adjustments: str, fallback: Optional[str] = None, by: str = "user") -> list[dict[str, str]]:
-    tags = [
-        {"Key": "s3ag:credentials", "Value": credentials},
-        {"Key": "s3ag:identity-propagation", "Value": identity},
-        {"Key": "s3ag:adjustments", "Value": adjustments},
-    ]
-    if fallback is not None:
-        tags.append({"Key": "s3ag:fallback", "Value": fallback})
-    return tags + [
-        {"Key": "s3ag:launched-by", "Value": by},
-        {"Key": "s3ag:version", "Value": sagemaker_s3ag.__version__},
-    ]
-
-
-def ours(caught) -> list[str]:
-    """Messages of the GrantAwareWarnings recorded by the ``grant_warnings`` fixture."""
-    return [str(w.message) for w in caught if issubclass(w.category, GrantAwareWarning)]
 
 
 def s3_input(name: str, uri: str, mode: Optional[str] = None, **extra: Any) -> ProcessingInput:
@@ -200,27 +146,12 @@ def dataset_input(source: str) -> ProcessingInput:
     if source == "Athena":
         definition = DatasetDefinition(
             local_path="/opt/ml/processing/query",
-            athena_dataset_definition=AthenaDatasetDefinition(
-                catalog="AwsDataCatalog",
-                database="sales",
-                query_string="SELECT * FROM orders",
-                output_s3_uri=f"s3://{BUCKET}/athena/",
-                work_group="primary",
-                output_format="PARQUET",
-            ),
+            athena_dataset_definition=AthenaDatasetDefinition(**ATHENA_QUERY),
         )
     else:
         definition = DatasetDefinition(
             local_path="/opt/ml/processing/query",
-            redshift_dataset_definition=RedshiftDatasetDefinition(
-                cluster_id="warehouse",
-                database="sales",
-                db_user="analyst",
-                query_string="SELECT * FROM orders",
-                cluster_role_arn=ROLE,
-                output_s3_uri=f"s3://{BUCKET}/redshift/",
-                output_format="CSV",
-            ),
+            redshift_dataset_definition=RedshiftDatasetDefinition(**REDSHIFT_QUERY),
         )
     return ProcessingInput(input_name="query", dataset_definition=definition)
 
@@ -235,21 +166,8 @@ def local_code(tmp_path) -> Path:
     return path
 
 
-@pytest.fixture
-def local_dir(tmp_path) -> Path:
-    path = tmp_path / "data"
-    path.mkdir()
-    (path / "part.csv").write_text("a,b\n1,2\n")
-    return path
-
-
 def local_input(local_dir: Path) -> ProcessingInput:
     return s3_input("local", str(local_dir))
-
-
-def access_grants_calls(table) -> list[tuple[str, Any]]:
-    """Calls to S3 Access Grants (the SDK makes STS calls of its own through the same session)."""
-    return [c for c in table.calls if c[0] != "GetCallerIdentity"]
 
 
 def assert_nothing_sent(session, calls, proc) -> None:
@@ -266,9 +184,9 @@ def assert_nothing_sent(session, calls, proc) -> None:
 @kinds
 def test_pipe_input_becomes_file_and_nothing_else_changes(session, calls, grant_warnings, kind):
     """Only S3InputMode changes in the CreateProcessingJob sent, ``latest_job`` shows File, and one warning points at the caller."""
-    stock = make(kind, session, grant=False)
+    stock = make_processor(kind, session, grant=False)
     run(stock, kind, inputs=[pipe_input(), file_input()], outputs=outputs())
-    proc = make(kind, session)
+    proc = make_processor(kind, session)
     run(proc, kind, inputs=[pipe_input(), file_input()], outputs=outputs())
 
     reference, request = processing_creates(calls)
@@ -288,7 +206,7 @@ def test_pipe_input_becomes_file_and_nothing_else_changes(session, calls, grant_
         (o["OutputName"], o["S3Output"]["S3Uri"], o["S3Output"]["S3UploadMode"])
         for o in request["ProcessingOutputConfig"]["Outputs"]
     ] == [("out", OUT, "EndOfJob"), ("report", REPORT, "Continuous")]
-    assert request["Tags"] == s3ag_tags("access-grants", "enabled", "pipe-mode")
+    assert request["Tags"] == expected_record("access-grants", "pipe-mode")
 
     # The SDK's own record of the job is what was sent, not what it was handed.
     assert isinstance(proc.latest_job, ProcessingJob)
@@ -299,7 +217,7 @@ def test_pipe_input_becomes_file_and_nothing_else_changes(session, calls, grant_
 
     described = session.sagemaker_client.describe_processing_job(ProcessingJobName=request["ProcessingJobName"])
     assert described["ProcessingInputs"][0]["S3Input"]["S3InputMode"] == "File"
-    assert job_tags(session, request["ProcessingJobName"]) == s3ag_tags("access-grants", "enabled", "pipe-mode")
+    assert processing_tags(session, request["ProcessingJobName"]) == expected_record("access-grants", "pipe-mode")
 
     messages = ours(grant_warnings)
     assert len(messages) == 1
@@ -320,7 +238,7 @@ def test_pipe_input_becomes_file_and_nothing_else_changes(session, calls, grant_
 
 @kinds
 def test_preflight_audit_context_names_the_created_job(session, access_grants, grant_warnings, kind):
-    proc = make(kind, session)
+    proc = make_processor(kind, session)
     run(proc, kind, inputs=[pipe_input(), file_input()], outputs=outputs())
     name = proc.latest_job.processing_job_name
     asked = [params for op, params in access_grants.calls if op == "GetDataAccess"]
@@ -334,7 +252,7 @@ def test_preflight_audit_context_names_the_created_job(session, access_grants, g
 def test_the_users_input_objects_still_ask_for_pipe(session, calls, grant_warnings):
     """The fix is made in the request, not in the caller's ProcessingInput; a second run fixes (and warns) again."""
     raw = pipe_input()
-    proc = make(KINDS[0], session)
+    proc = make_processor(KINDS[0], session)
     run(proc, KINDS[0], inputs=[raw])
     assert raw.s3_input.s3_input_mode == "Pipe"
     run(proc, KINDS[0], inputs=[raw])
@@ -351,7 +269,7 @@ def test_the_users_input_objects_still_ask_for_pipe(session, calls, grant_warnin
 
 @kinds
 def test_error_mode_refuses_pipe_before_any_upload(session, calls, grant_warnings, kind, local_code, local_dir):
-    proc = make(kind, session, on_violation="error")
+    proc = make_processor(kind, session, on_violation="error")
     with pytest.raises(ConsiderationError) as info:
         run(proc, kind, code=local_code, inputs=[pipe_input(), local_input(local_dir)], outputs=outputs())
     err = info.value
@@ -367,7 +285,7 @@ def test_error_mode_refuses_pipe_before_any_upload(session, calls, grant_warning
 @kinds
 def test_fix_mode_uploads_local_code_and_data_then_creates_the_job(session, calls, grant_warnings, kind, local_code, local_dir):
     """The same call as the error-mode test, in fix mode: it does upload, so an empty bucket there means something."""
-    proc = make(kind, session)
+    proc = make_processor(kind, session)
     run(proc, kind, code=local_code, inputs=[pipe_input(), local_input(local_dir)])
     name = proc.latest_job.processing_job_name
     assert uploaded_keys(session) == sorted(
@@ -390,7 +308,7 @@ def test_fix_mode_uploads_local_code_and_data_then_creates_the_job(session, call
 def test_on_fallback_deny_refuses_an_ungranted_s3_input_before_any_upload(session, access_grants, calls, kind, local_code):
     access_grants.grants.clear()
     access_grants.grant(LOOKUP + "*", "READ")
-    proc = make(kind, session, on_fallback="deny")
+    proc = make_processor(kind, session, on_fallback="deny")
     with pytest.raises(GrantFallbackError) as info:
         run(proc, kind, code=local_code, inputs=[pipe_input(), file_input()])
     assert info.value.rule == "fallback"
@@ -409,7 +327,7 @@ def test_dataset_definition_is_refused_before_anything_is_uploaded(
 ):
     """Refused even in fix mode, before the SDK uploads the local code (FrameworkProcessor: its packed
     ``source_dir``, in ``run()`` before ``_normalize_args``) or the local data input."""
-    proc = make(kind, session)
+    proc = make_processor(kind, session)
     assert proc.s3ag_settings.on_violation == "fix"
     with pytest.raises(ConsiderationError) as info:
         run(proc, kind, code=local_code, inputs=[dataset_input(source), local_input(local_dir)])
@@ -428,12 +346,12 @@ def test_dataset_definition_is_refused_before_anything_is_uploaded(
 
 def test_dataset_definition_with_tip_off_is_not_refused_but_its_loss_is_warned(session, calls, grant_warnings):
     """SDK v3 drops a DatasetDefinition from the request on its own; with TIP off it is not refused, and the loss is said."""
-    proc = make(KINDS[0], session, identity_propagation=False)
+    proc = make_processor(KINDS[0], session, identity_propagation=False)
     run(proc, KINDS[0], inputs=[dataset_input("Athena"), file_input()])
     (request,) = processing_creates(calls)
     assert [i["InputName"] for i in request["ProcessingInputs"]] == ["query", "lookup"]
     assert "DatasetDefinition" not in request["ProcessingInputs"][0]  # the SDK's doing, not ours
-    assert request["Tags"] == s3ag_tags("iam-role", "disabled", "none")
+    assert request["Tags"] == expected_record("iam-role", "none", identity="disabled")
     assert proc.latest_decision.findings == ()
     assert ours(grant_warnings) == [
         "[s3ag:dataset-definition] ProcessingInputs[query].DatasetDefinition: SageMaker Python SDK v3 leaves "
@@ -446,7 +364,7 @@ def test_dataset_definition_with_tip_off_is_not_refused_but_its_loss_is_warned(s
 
 @kinds
 def test_pipe_with_gzip_is_refused_in_fix_mode(session, calls, grant_warnings, kind, local_code):
-    proc = make(kind, session)
+    proc = make_processor(kind, session)
     gz = pipe_input(s3_compression_type="Gzip")
     with pytest.raises(ConsiderationError) as info:
         run(proc, kind, code=local_code, inputs=[gz, file_input()])
@@ -463,7 +381,7 @@ def test_pipe_with_gzip_is_refused_in_fix_mode(session, calls, grant_warnings, k
     [("input", "ProcessingInputs[bad].S3Input.S3Uri"), ("output", "ProcessingOutputConfig.Outputs[bad].S3Output.S3Uri")],
 )
 def test_malformed_s3_uri_is_refused_naming_the_location(session, calls, place, where):
-    proc = make(KINDS[0], session)
+    proc = make_processor(KINDS[0], session)
     if place == "input":
         inputs, outs = [file_input(), s3_input("bad", "s3:/bkt/x")], None
     else:
@@ -483,9 +401,9 @@ def test_malformed_s3_uri_is_refused_naming_the_location(session, calls, place, 
 @kinds
 def test_tip_off_keeps_pipe_and_only_tags_the_job(session, calls, grant_warnings, access_grants, kind):
     """With TIP off even on_violation="error" sends the stock request, plus the s3ag: record."""
-    stock = make(kind, session, grant=False)
+    stock = make_processor(kind, session, grant=False)
     run(stock, kind, inputs=[pipe_input(), file_input()])
-    proc = make(kind, session, identity_propagation=False, on_violation="error")
+    proc = make_processor(kind, session, identity_propagation=False, on_violation="error")
     run(proc, kind, inputs=[pipe_input(), file_input()])
     reference, request = processing_creates(calls)
     assert {k: v for k, v in request.items() if k not in ("ProcessingJobName", "Tags")} == {
@@ -493,8 +411,9 @@ def test_tip_off_keeps_pipe_and_only_tags_the_job(session, calls, grant_warnings
     }
     assert input_rows(request)[0] == ("raw", RAW, "Pipe")
     assert proc.latest_job.processing_inputs[0].s3_input.s3_input_mode == "Pipe"
-    assert request["Tags"] == s3ag_tags("iam-role", "disabled", "none")
-    assert job_tags(session, request["ProcessingJobName"]) == s3ag_tags("iam-role", "disabled", "none")
+    tip_off = expected_record("iam-role", "none", identity="disabled")
+    assert request["Tags"] == tip_off
+    assert processing_tags(session, request["ProcessingJobName"]) == tip_off
     decision = proc.latest_decision
     assert decision.identity_propagation.enabled is False
     assert (decision.adjustments, decision.credentials, decision.locations) == ((), "iam-role", ())
@@ -508,12 +427,12 @@ def test_tip_off_keeps_pipe_and_only_tags_the_job(session, calls, grant_warnings
 def test_no_grant_is_recorded_as_a_fallback_with_one_warning(session, access_grants, calls, grant_warnings):
     access_grants.grants.clear()
     access_grants.grant(LOOKUP + "*", "READ")
-    proc = make(KINDS[0], session)
+    proc = make_processor(KINDS[0], session)
     run(proc, KINDS[0], inputs=[pipe_input(), file_input()])
     (request,) = processing_creates(calls)
-    expected = s3ag_tags("mixed", "enabled", "pipe-mode", fallback="fallback 1/2: no matching grant")
+    expected = expected_record("mixed", "pipe-mode", fallback="fallback 1/2: no matching grant")
     assert request["Tags"] == expected
-    assert job_tags(session, request["ProcessingJobName"]) == expected
+    assert processing_tags(session, request["ProcessingJobName"]) == expected
     decision = proc.latest_decision
     assert decision.credentials == "mixed"
     assert [(o.uri, o.outcome) for o in decision.locations] == [(RAW, "fallback"), (LOOKUP, "granted")]
@@ -525,26 +444,26 @@ def test_no_grant_is_recorded_as_a_fallback_with_one_warning(session, access_gra
 
 def test_no_grant_at_all_is_iam_role(session, access_grants, calls, grant_warnings):
     access_grants.grants.clear()
-    proc = make(KINDS[0], session, on_fallback="allow")
+    proc = make_processor(KINDS[0], session, on_fallback="allow")
     run(proc, KINDS[0], inputs=[file_input()])
     (request,) = processing_creates(calls)
-    assert request["Tags"] == s3ag_tags("iam-role", "enabled", "none", fallback="fallback 1/1: no matching grant")
+    assert request["Tags"] == expected_record("iam-role", "none", fallback="fallback 1/1: no matching grant")
     assert proc.latest_decision.credentials == "iam-role"
     assert ours(grant_warnings) == []  # allow: recorded, not warned
 
 
 def test_on_fallback_deny_with_every_location_granted_creates_the_job(session, calls):
-    proc = make(KINDS[0], session, on_fallback="deny")
+    proc = make_processor(KINDS[0], session, on_fallback="deny")
     run(proc, KINDS[0], inputs=[file_input()], outputs=outputs())
     (request,) = processing_creates(calls)
-    assert request["Tags"] == s3ag_tags("access-grants", "enabled", "none")
+    assert request["Tags"] == expected_record("access-grants", "none")
     assert created_jobs(session)["processing"] == [request["ProcessingJobName"]]
 
 
 def test_on_fallback_deny_leaves_locations_the_sdk_fills_in_later_to_the_final_request(session, calls, local_dir):
     """A local input and an output without an S3 URI get their S3 place in ``_normalize_args``: asked about with the
     final request, not refused as unknown before it."""
-    proc = make(KINDS[0], session, on_fallback="deny")
+    proc = make_processor(KINDS[0], session, on_fallback="deny")
     local_out = ProcessingS3Output(s3_uri="/opt/ml/processing/out", local_path="/opt/ml/processing/out", s3_upload_mode="EndOfJob")
     run(proc, KINDS[0], inputs=[local_input(local_dir)], outputs=[ProcessingOutput(output_name="out", s3_output=local_out)])
     name = proc.latest_job.processing_job_name
@@ -574,19 +493,19 @@ def test_user_tags_list_is_not_mutated_and_user_tags_reach_the_job(session, call
     user = [{"Key": "team", "Value": "ml"}, {"Key": "project", "Value": "churn"}]
 
     control = copy.deepcopy(user)
-    stock = make(kind, session, grant=False, tags=control)
+    stock = make_processor(kind, session, grant=False, tags=control)
     run(stock, kind, inputs=[file_input()])
     assert control == [*user, *project], "precondition: the stock SDK grows the caller's list"
 
     tags = copy.deepcopy(user)
-    proc = make(kind, session, tags=tags)
+    proc = make_processor(kind, session, tags=tags)
     run(proc, kind, inputs=[pipe_input()])
     assert tags == user
     assert proc.tags is tags
     _stock, request = processing_creates(calls)
-    expected = [*user, *project, *s3ag_tags("access-grants", "enabled", "pipe-mode")]
+    expected = [*user, *project, *expected_record("access-grants", "pipe-mode")]
     assert request["Tags"] == expected
-    assert job_tags(session, request["ProcessingJobName"]) == expected
+    assert processing_tags(session, request["ProcessingJobName"]) == expected
 
     run(proc, kind, inputs=[pipe_input()])  # and again: the list is still the user's
     assert tags == user
@@ -597,11 +516,11 @@ def test_user_tags_list_is_not_mutated_and_user_tags_reach_the_job(session, call
 def test_v3_tag_forms_reach_the_job_in_api_form(session, calls, grant_warnings, form):
     """SDK v3 takes tags as a dict or as ``Tag`` shapes; the user's tags come first, then the s3ag: record."""
     tags = {"team": "ml"} if form == "dict" else [Tag(key="team", value="ml")]
-    proc = make(KINDS[0], session, tags=tags)
+    proc = make_processor(KINDS[0], session, tags=tags)
     run(proc, KINDS[0], inputs=[pipe_input()])
     (request,) = processing_creates(calls)
-    assert request["Tags"] == [{"Key": "team", "Value": "ml"}, *s3ag_tags("access-grants", "enabled", "pipe-mode")]
-    assert job_tags(session, request["ProcessingJobName"]) == request["Tags"]
+    assert request["Tags"] == [{"Key": "team", "Value": "ml"}, *expected_record("access-grants", "pipe-mode")]
+    assert processing_tags(session, request["ProcessingJobName"]) == request["Tags"]
 
 
 # --------------------------------------------------------------------------- 8. plan()
@@ -609,7 +528,7 @@ def test_v3_tag_forms_reach_the_job_in_api_form(session, calls, grant_warnings, 
 
 @UPLOADING_KINDS
 def test_plan_creates_nothing_and_says_what_run_would_do(session, calls, access_grants, kind, local_code, local_dir):
-    proc = make(kind, session, tags=[{"Key": "team", "Value": "ml"}])
+    proc = make_processor(kind, session, tags=[{"Key": "team", "Value": "ml"}])
     code = {} if kind.code_arg is None else {"code": str(local_code)}
     decision = proc.plan(inputs=[pipe_input(), local_input(local_dir)], outputs=outputs(), **code)
     assert decision.planned is True and decision.refused is False
@@ -621,7 +540,7 @@ def test_plan_creates_nothing_and_says_what_run_would_do(session, calls, access_
         (OUT, "WRITE", "granted"),
         (REPORT, "WRITE", "granted"),
     ]  # the local input goes to a place not known yet
-    assert list(decision.tags) == s3ag_tags("access-grants", "enabled", "pipe-mode")  # the record; the user's tags stay theirs
+    assert list(decision.tags) == expected_record("access-grants", "pipe-mode")  # the record; the user's tags stay theirs
     assert uploaded_keys(session) == []
     assert created_jobs(session) == {"training": [], "processing": []}
     assert calls == []
@@ -629,7 +548,7 @@ def test_plan_creates_nothing_and_says_what_run_would_do(session, calls, access_
 
 
 def test_plan_shows_a_refusal_instead_of_raising(session, calls):
-    proc = make(KINDS[0], session)
+    proc = make_processor(KINDS[0], session)
     decision = proc.plan(inputs=[dataset_input("Redshift")])
     assert decision.refused is True and decision.planned is True
     assert [(f.rule, f.action) for f in decision.findings] == [("dataset-definition", "refused")]
@@ -646,7 +565,7 @@ def test_grant_aware_class_is_cached_and_a_subclass_of_the_stock_class(session, 
     assert grant_aware(cls) is cls
     assert issubclass(cls, kind.stock)
     assert issubclass(cls, GrantAwareProcessingMixin)
-    proc = make(kind, session)
+    proc = make_processor(kind, session)
     assert type(proc) is cls
     assert isinstance(proc, Processor)
     assert isinstance(proc, GrantAwareProcessor) is (kind.stock is Processor)
@@ -683,13 +602,11 @@ def test_grant_aware_script_processor_with_local_code(session, calls, grant_warn
     ]
     assert request["AppSpecification"]["ContainerEntrypoint"] == ["python3", "/opt/ml/processing/input/code/process.py"]
     assert uploaded_keys(session) == [f"{name}/input/code/process.py"]
-    assert request["Tags"] == s3ag_tags("access-grants", "enabled", "pipe-mode")
+    assert request["Tags"] == expected_record("access-grants", "pipe-mode")
     assert len(ours(grant_warnings)) == 1
 
 
 # --------------------------------------------------------------------------- 10. SageMaker Pipelines (v3)
-
-NO_IDENTITY = "pipeline executions carry no user identity the grant is to a directory user"
 
 
 @pytest.fixture
@@ -711,7 +628,7 @@ def flavour(request):
         sagemaker_s3ag.unpatch()
 
 
-def pipeline_processor(flavour: str, sess, kind: Kind = KINDS[0], **settings: Any):
+def pipeline_processor(flavour: str, sess, kind: ProcessorKind = KINDS[0], **settings: Any):
     settings = {"identity_propagation": True, **settings}
     kwargs = dict(role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=sess, **kind.init)
     if flavour == "grant-aware":
@@ -759,7 +676,7 @@ def test_processing_step_args_pipe_is_fixed_and_recorded_as_a_pipeline_job(flavo
         }
     ]
     # The conftest grant is to a directory user: a pipeline execution cannot use it.
-    expected = s3ag_tags("iam-role", "enabled", "pipe-mode", fallback=f"fallback 2/2: {NO_IDENTITY}", by="pipeline")
+    expected = expected_record("iam-role", "pipe-mode", fallback=f"fallback 2/2: {NO_IDENTITY}", launched_by="pipeline")
     assert arguments["Tags"] == expected
     assert proc.latest_decision.adjustments == ("pipe-mode",)
     assert list(proc.latest_decision.tags) == expected
@@ -775,7 +692,7 @@ def test_processing_step_args_with_a_grant_to_the_role_uses_access_grants(flavou
     proc = pipeline_processor(flavour, ps)
     arguments = step_arguments(ps, proc.run(inputs=[pipe_input()]))
     assert arguments["ProcessingInputs"][0]["S3Input"]["S3InputMode"] == "File"
-    assert arguments["Tags"] == s3ag_tags("access-grants", "enabled", "pipe-mode", by="pipeline")
+    assert arguments["Tags"] == expected_record("access-grants", "pipe-mode", launched_by="pipeline")
     assert [m.split(" ", 1)[0] for m in ours(grant_warnings)] == ["[s3ag:pipe-mode]"]
 
 

@@ -12,23 +12,12 @@ import logging
 import warnings
 
 import pytest
-from conftest import BUCKET, IMAGE, ROLE
+from conftest import BUCKET, CANARIES, IMAGE, ROLE, everything_logged, leaks, ours
 from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
 from sagemaker.train.configs import InputData
 
-from sagemaker_s3ag import GrantAwareModelTrainer, GrantAwareProcessor, GrantAwareWarning, GrantFallbackError
+from sagemaker_s3ag import GrantAwareModelTrainer, GrantAwareProcessor, GrantFallbackError
 from sagemaker_s3ag._preflight import RESOLVER
-from sagemaker_s3ag.testing import CANARY_ACCESS_KEY_ID, CANARY_SECRET_ACCESS_KEY, CANARY_SESSION_TOKEN
-
-CANARIES = (CANARY_ACCESS_KEY_ID, CANARY_SECRET_ACCESS_KEY, CANARY_SESSION_TOKEN)
-
-
-def leaks(*texts: str) -> list[str]:
-    return [canary for canary in CANARIES for text in texts if canary in text]
-
-
-def everything_logged(caplog) -> str:
-    return "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records)
 
 
 def decision_texts(decision) -> list[str]:
@@ -86,7 +75,7 @@ def test_no_canary_anywhere_after_a_training_and_a_processing_job(session, acces
     )["Tags"]
     assert [op for op, _ in calls if op.startswith("Create")] == ["CreateTrainingJob", "CreateProcessingJob"]
     texts = [
-        everything_logged(caplog),
+        everything_logged(caplog, with_args=True),
         "\n".join(f"{w.category.__name__}: {w.message}" for w in caught),
         *decision_texts(training),
         *decision_texts(processing),
@@ -99,7 +88,7 @@ def test_no_canary_anywhere_after_a_training_and_a_processing_job(session, acces
         repr(proc.latest_job),
     ]
     assert leaks(*texts) == []
-    messages = [str(w.message) for w in caught if issubclass(w.category, GrantAwareWarning)]
+    messages = ours(caught)
     assert [m.split(" ", 1)[0] for m in messages] == ["[s3ag:pipe-mode]", "[s3ag:fallback]", "[s3ag:pipe-mode]"]
     assert caplog.records  # DEBUG logging was on: the check above read something
 
@@ -134,6 +123,7 @@ def test_no_canary_in_a_refusal(session, access_grants, calls, caplog, job):
     assert access_grants.counts["GetDataAccess"] >= 1  # a canary was vended for the granted location
     err = caught.value
     assert calls == []
-    texts = [str(err), repr(err), repr(err.findings), repr(err.locations), everything_logged(caplog), repr(RESOLVER._cache)]
+    logged = everything_logged(caplog, with_args=True)
+    texts = [str(err), repr(err), repr(err.findings), repr(err.locations), logged, repr(RESOLVER._cache)]
     texts += decision_texts(owner.latest_decision)
     assert leaks(*texts) == []

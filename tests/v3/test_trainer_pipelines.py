@@ -26,7 +26,22 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # sagemaker.mlops make
 import copy  # noqa: E402
 import json  # noqa: E402
 
-from conftest import BUCKET, IMAGE, ROLE, created_jobs, creates, uploaded_keys  # noqa: E402
+from conftest import (  # noqa: E402
+    BUCKET,
+    IMAGE,
+    NO_IDENTITY,
+    ROLE,
+    BaseFlavour,
+    arguments,
+    created_jobs,
+    creates,
+    expected_record,
+    flavour_fixtures,
+    grant_to_the_role,
+    ours,
+    tag_map,
+    uploaded_keys,
+)
 from sagemaker.core.shapes import Channel, DataSource, S3DataSource  # noqa: E402
 from sagemaker.core.workflow.parameters import ParameterString  # noqa: E402
 from sagemaker.core.workflow.pipeline_context import PipelineSession  # noqa: E402
@@ -38,10 +53,7 @@ from sagemaker.train.configs import Compute, InputData, OutputDataConfig, Remote
 import sagemaker_s3ag  # noqa: E402
 from sagemaker_s3ag import (  # noqa: E402
     ConsiderationError,
-    GrantAwareModelTrainer,
-    GrantAwareWarning,
     GrantFallbackError,
-    __version__,
     grant_aware,
 )
 
@@ -49,7 +61,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Running within a PipelineSession
 
 TRAIN = f"s3://{BUCKET}/train/"
 OUT = f"s3://{BUCKET}/models/"
-NO_IDENTITY = "pipeline executions carry no user identity the grant is to a directory user"
 NO_IDENTITY_REASON = "pipeline executions carry no user identity (the grant is to a directory user)"
 
 
@@ -62,14 +73,10 @@ def ps(session):
     return PipelineSession(boto_session=session.boto_session, sagemaker_client=session.sagemaker_client, default_bucket=BUCKET)
 
 
-class Flavour:
+class Flavour(BaseFlavour):
     """The grant-aware class, or stock ``ModelTrainer`` under ``patch()`` (with the same settings)."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-
     def trainer(self, sess, settings=None, **kwargs):
-        settings = {"identity_propagation": True, **(settings or {})}
         kwargs = {"output_data_config": OutputDataConfig(s3_output_path=OUT), **kwargs}
         common = dict(
             training_image=IMAGE,
@@ -78,23 +85,22 @@ class Flavour:
             sagemaker_session=sess,
             **kwargs,
         )
-        if self.name == "grant-aware":
-            return GrantAwareModelTrainer(**common, **settings)
-        sagemaker_s3ag.patch(**settings)
-        return ModelTrainer(**common)
+        return self.make(ModelTrainer, settings, **common)  # grant_aware(ModelTrainer) is GrantAwareModelTrainer
 
 
-@pytest.fixture(params=["grant-aware", "patched"])
-def flavour(request):
-    try:
-        yield Flavour(request.param)
-    finally:
-        sagemaker_s3ag.unpatch()
+flavour, ga = flavour_fixtures(Flavour)
 
 
-@pytest.fixture
-def ga():
-    return Flavour("grant-aware")
+def stock_trainer(sess):
+    """A stock ``ModelTrainer`` in Pipe mode, set up as ``Flavour.trainer`` sets up its own (the control)."""
+    return ModelTrainer(
+        training_image=IMAGE,
+        role=ROLE,
+        compute=Compute(instance_type="ml.m5.xlarge", instance_count=1),
+        output_data_config=OutputDataConfig(s3_output_path=OUT),
+        training_input_mode="Pipe",
+        sagemaker_session=sess,
+    )
 
 
 def with_code(tmp_path):
@@ -110,36 +116,6 @@ def definition(ps, steps, parameters=()):
     """The pipeline definition as SageMaker would receive it."""
     pipeline = Pipeline(name="S3agPipeline", steps=steps, parameters=list(parameters), sagemaker_session=ps)
     return json.loads(pipeline.definition())
-
-
-def arguments(defn, name="Train"):
-    (step,) = [s for s in defn["Steps"] if s["Name"] == name]
-    return step["Arguments"]
-
-
-def tag_map(tags) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in tags}
-
-
-def ours(warnings_list) -> list[str]:
-    return [str(w.message) for w in warnings_list if issubclass(w.category, GrantAwareWarning)]
-
-
-def record(credentials, adjustments, fallback=None, identity="enabled"):
-    """The s3ag: tags of a pipeline step, in the order they are written."""
-    tags = [
-        {"Key": "s3ag:credentials", "Value": credentials},
-        {"Key": "s3ag:identity-propagation", "Value": identity},
-        {"Key": "s3ag:adjustments", "Value": adjustments},
-    ]
-    if fallback is not None:
-        tags.append({"Key": "s3ag:fallback", "Value": fallback})
-    return tags + [{"Key": "s3ag:launched-by", "Value": "pipeline"}, {"Key": "s3ag:version", "Value": __version__}]
-
-
-def grant_to_the_role(access_grants):
-    access_grants.grants.clear()
-    access_grants.grant(f"s3://{BUCKET}/*", "READWRITE", grantee_type="IAM")
 
 
 # What a stock ModelTrainer(training_input_mode="Pipe") puts in the step (the control), and the fixed version.
@@ -169,21 +145,14 @@ def fixed_arguments(tags):
     return fixed
 
 
-PIPE_TAGS = record("iam-role", "pipe-mode", f"fallback 2/2: {NO_IDENTITY}")
+PIPE_TAGS = expected_record("iam-role", "pipe-mode", fallback=f"fallback 2/2: {NO_IDENTITY}", launched_by="pipeline")
 
 
 # --------------------------------------------------------------------------- the control
 
 
 def test_control_stock_trainer_without_patch_is_untouched(ps, calls, grant_warnings):
-    trainer = ModelTrainer(
-        training_image=IMAGE,
-        role=ROLE,
-        compute=Compute(instance_type="ml.m5.xlarge", instance_count=1),
-        output_data_config=OutputDataConfig(s3_output_path=OUT),
-        training_input_mode="Pipe",
-        sagemaker_session=ps,
-    )
+    trainer = stock_trainer(ps)
     defn = definition(ps, [TrainingStep(name="Train", step_args=trainer.train(input_data_config=inputs()))])
 
     assert arguments(defn) == STOCK_ARGUMENTS
@@ -242,7 +211,12 @@ def test_remote_debug_in_a_step_is_removed(ga, ps, grant_warnings):
     trainer = ga.trainer(ps).with_remote_debug_config(RemoteDebugConfig(enable_remote_debug=True))
     args = arguments(definition(ps, [TrainingStep(name="Train", step_args=trainer.train(input_data_config=inputs()))]))
     assert "RemoteDebugConfig" not in args
-    assert args["Tags"] == record("iam-role", "remote-debug", f"fallback 2/2: {NO_IDENTITY}")
+    assert args["Tags"] == expected_record(
+        "iam-role",
+        "remote-debug",
+        fallback=f"fallback 2/2: {NO_IDENTITY}",
+        launched_by="pipeline",
+    )
     assert [m.split(" ")[0] for m in ours(grant_warnings)] == ["[s3ag:remote-debug]", "[s3ag:fallback]"]
 
 
@@ -254,8 +228,11 @@ def test_grants_to_directory_identities_do_not_apply_to_pipeline_executions(ga, 
     defn = definition(ps, [TrainingStep(name="Train", step_args=trainer.train(input_data_config=inputs()))])
 
     kind = grantee_type.lower().replace("_", " ")
-    assert arguments(defn)["Tags"] == record(
-        "iam-role", "none", f"fallback 2/2: pipeline executions carry no user identity the grant is to a {kind}"
+    assert arguments(defn)["Tags"] == expected_record(
+        "iam-role",
+        "none",
+        fallback=f"fallback 2/2: pipeline executions carry no user identity the grant is to a {kind}",
+        launched_by="pipeline",
     )
     assert {o.outcome for o in trainer.latest_decision.locations} == {"fallback"}
 
@@ -275,7 +252,7 @@ def test_step_args_with_a_grant_to_the_role_uses_access_grants(flavour, ps, acce
     trainer = flavour.trainer(ps, training_input_mode="Pipe")
     defn = definition(ps, [TrainingStep(name="Train", step_args=trainer.train(input_data_config=inputs()))])
 
-    assert arguments(defn) == fixed_arguments(record("access-grants", "pipe-mode"))
+    assert arguments(defn) == fixed_arguments(expected_record("access-grants", "pipe-mode", launched_by="pipeline"))
     assert [(o.outcome, o.grantee_type) for o in trainer.latest_decision.locations] == [("granted", "IAM"), ("granted", "IAM")]
     assert [m.split(" ")[0] for m in ours(grant_warnings)] == ["[s3ag:pipe-mode]"]
 
@@ -284,7 +261,7 @@ def test_tip_off_step_gets_only_the_record(ga, ps, access_grants, grant_warnings
     trainer = ga.trainer(ps, settings={"identity_propagation": False}, training_input_mode="Pipe")
     defn = definition(ps, [TrainingStep(name="Train", step_args=trainer.train(input_data_config=inputs()))])
     expected = copy.deepcopy(STOCK_ARGUMENTS)
-    expected["Tags"] = record("iam-role", "none", identity="disabled")
+    expected["Tags"] = expected_record("iam-role", "none", identity="disabled", launched_by="pipeline")
     assert arguments(defn) == expected
     assert ours(grant_warnings) == []
     assert [c for c in access_grants.calls if c[0] != "GetCallerIdentity"] == []
@@ -362,8 +339,11 @@ def test_parameterised_s3_uri_is_reported_as_unknown(flavour, ps, grant_warnings
 
     args = arguments(defn)
     assert args["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == {"Get": "Parameters.TrainData"}
-    assert args["Tags"] == record(
-        "unknown", "none", f"fallback 1/2: {NO_IDENTITY} - unknown 1/2: a pipeline value known only when the pipeline runs"
+    assert args["Tags"] == expected_record(
+        "unknown",
+        "none",
+        fallback=f"fallback 1/2: {NO_IDENTITY} - unknown 1/2: a pipeline value known only when the pipeline runs",
+        launched_by="pipeline",
     )
     assert [(o.uri, o.outcome) for o in trainer.latest_decision.locations] == [
         ("pipeline value Parameters.TrainData", "unknown"),
@@ -426,28 +406,18 @@ def test_grant_aware_subclass_in_a_step(ps, grant_warnings):
 
 
 def test_after_unpatch_a_stock_trainer_is_stock_again(ps, grant_warnings):
-    def stock():
-        return ModelTrainer(
-            training_image=IMAGE,
-            role=ROLE,
-            compute=Compute(instance_type="ml.m5.xlarge", instance_count=1),
-            output_data_config=OutputDataConfig(s3_output_path=OUT),
-            training_input_mode="Pipe",
-            sagemaker_session=ps,
-        )
-
     try:
         sagemaker_s3ag.patch(identity_propagation=True)
-        trainer = stock()
+        trainer = stock_trainer(ps)
         patched = definition(ps, [TrainingStep(name="Train", step_args=trainer.train(input_data_config=inputs()))])
         assert trainer.latest_decision.adjustments == ("pipe-mode",)
     finally:
         sagemaker_s3ag.unpatch()
     assert arguments(patched) == fixed_arguments(PIPE_TAGS)
 
-    after = definition(ps, [TrainingStep(name="Train", step_args=stock().train(input_data_config=inputs()))])
+    after = definition(ps, [TrainingStep(name="Train", step_args=stock_trainer(ps).train(input_data_config=inputs()))])
     assert arguments(after) == STOCK_ARGUMENTS
-    assert not hasattr(stock(), "latest_decision")
+    assert not hasattr(stock_trainer(ps), "latest_decision")
 
 
 def test_grant_aware_trainer_under_patch_keeps_its_own_settings(ps, grant_warnings):

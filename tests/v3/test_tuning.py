@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import BUCKET, IMAGE, ROLE, created_jobs, uploaded_keys
+from conftest import BUCKET, IMAGE, ROLE, created_jobs, ours, tuning_requests, uploaded_keys
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
@@ -19,7 +19,7 @@ from sagemaker.core.training.configs import InputData, SourceCode  # noqa: E402
 from sagemaker.train import ModelTrainer  # noqa: E402
 from sagemaker.train.tuner import HyperparameterTuner  # noqa: E402
 
-from sagemaker_s3ag import ConsiderationError, GrantAwareModelTrainer, GrantAwareWarning, patched  # noqa: E402
+from sagemaker_s3ag import ConsiderationError, GrantAwareModelTrainer, patched  # noqa: E402
 
 TRAIN = f"s3://{BUCKET}/train/"
 
@@ -35,10 +35,6 @@ def tuner_of(trainer) -> HyperparameterTuner:
     )
 
 
-def tuning_requests(calls) -> list[dict]:
-    return [params for op, params in calls if op == "CreateHyperParameterTuningJob"]
-
-
 def s3ag_tags(request) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in request.get("Tags", []) if t["Key"].startswith("s3ag:")}
 
@@ -52,7 +48,7 @@ def test_pipe_mode_of_a_grant_aware_trainer_is_fixed_in_the_tuning_job(session, 
     assert request["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingInputMode"] == "File"
     assert s3ag_tags(request)["s3ag:adjustments"] == "pipe-mode"
     assert s3ag_tags(request)["s3ag:credentials"] == "access-grants"
-    messages = [str(w.message) for w in grant_warnings if issubclass(w.category, GrantAwareWarning)]
+    messages = ours(grant_warnings)
     assert len(messages) == 1 and messages[0].startswith("[s3ag:pipe-mode] TrainingJobDefinition.")
     decision = tuner.latest_decision
     assert decision.job_type == "tuning" and decision.credentials == "access-grants"
