@@ -28,7 +28,7 @@ import copy
 import inspect
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 from ._decision import Decision, decide, plan, refused_decision
 from ._errors import ConsiderationError
@@ -51,8 +51,9 @@ class GrantAwareMixin:
         latest_decision: the :class:`Decision` for the last job it built, or ``None``.
     """
 
-    s3ag_settings: Settings
-    latest_decision: Optional[Decision]
+    if TYPE_CHECKING:  # not class annotations at run time: pydantic (v3's ModelTrainer) would make them fields
+        s3ag_settings: Settings
+        latest_decision: Optional[Decision]
 
     def __init__(
         self,

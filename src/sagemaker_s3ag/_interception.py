@@ -258,11 +258,20 @@ def _creating_through_core(ctx: JobContext, wrapped: Callable[..., Any], args: A
     pending = [ctx, boto_session]
     token = _creating.set(pending)
     try:
-        return wrapped(*args, **kwargs)
+        result = wrapped(*args, **kwargs)
     finally:
         _creating.reset(token)
-        if pending[0] is not None:  # the API call was never made (the SDK failed before it)
+        if pending[0] is not None:  # the API call was never made (the SDK failed before it), or not through our hook
             ctx.record(None)
+    if pending[0] is not None:
+        from ._errors import warn
+
+        warn(
+            f"[s3ag:interception] the {ctx.job_type} job was created, but its request did not pass sagemaker-s3ag's "
+            "hook on sagemaker-core's client, so the rules were NOT applied and nothing was recorded on it. "
+            "Please report this with your sagemaker-core version."
+        )
+    return result
 
 
 def _settle_params(params: Request, model: Any, **_: Any) -> Optional[Request]:

@@ -47,7 +47,7 @@ from ._grant_aware import (
     register,
 )
 from ._interception import JobContext, expect, launched_by_pipeline, settle
-from ._request import Request
+from ._request import Request, looks_like_s3
 from ._sdk import api_shape
 from ._settings import Settings
 
@@ -60,8 +60,7 @@ def _channel(item: Any) -> Optional[Request]:
     channel: Request = {"ChannelName": getattr(item, "channel_name", None)}
     if source is None or isinstance(source, str) or not hasattr(source, "model_dump"):
         # An S3 URI, a local path (uploaded later, to a place not known yet) or a pipeline value.
-        channel["DataSource"] = {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": preview_uri(source)}}
-        channel["InputMode"] = "File"  # what create_input_data_channel sets
+        channel.update(_s3_channel(channel["ChannelName"], preview_uri(source)), InputMode="File")  # as create_input_data_channel
     elif hasattr(source, "s3_uri"):
         channel["DataSource"] = {"S3DataSource": api_shape(source)}
     elif hasattr(source, "file_system_id"):
@@ -71,11 +70,16 @@ def _channel(item: Any) -> Optional[Request]:
     return channel
 
 
+def _s3_channel(name: Any, uri: Any) -> Request:
+    return {"ChannelName": name, "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri}}}
+
+
 def trainer_preview(trainer: Any, input_data_config: Any = None) -> Request:
     """The parts of the CreateTrainingJob request the rules need, built before anything is uploaded.
 
     Channels are merged as ``_create_training_job_args`` merges them: those given to ``train()``
-    replace the trainer's own of the same name.
+    replace the trainer's own of the same name. An S3 ``source_code.source_dir`` is read as the
+    ``code`` channel (a local one is uploaded later, to a place named after the job).
     """
     merged = {getattr(c, "channel_name", None): c for c in trainer.input_data_config or ()}
     extra = []
@@ -86,15 +90,51 @@ def trainer_preview(trainer: Any, input_data_config: Any = None) -> Request:
         else:
             extra.append(item)
     channels = [c for c in (_channel(item) for item in [*merged.values(), *extra]) if c is not None]
-    preview: Request = {"AlgorithmSpecification": {"TrainingInputMode": trainer.training_input_mode}}
-    if channels:
-        preview["InputDataConfig"] = channels
+    source_dir = getattr(trainer.source_code, "source_dir", None) if trainer.source_code else None
+    if isinstance(source_dir, str) and looks_like_s3(source_dir):
+        channels.append({**_s3_channel("code", source_dir), "InputMode": "File"})
+    preview = _job_preview(trainer, channels)
     for field, value in (
-        ("OutputDataConfig", trainer.output_data_config),
-        ("CheckpointConfig", trainer.checkpoint_config),
         ("TensorBoardOutputConfig", trainer._tensorboard_output_config),
         ("RemoteDebugConfig", trainer._remote_debug_config),
     ):
+        if value is not None:
+            preview[field] = api_shape(value)
+    return preview
+
+
+def tuner_preview(trainer: Any, inputs: Any) -> Request:
+    """What a v3 tuner's training job definition takes from ``trainer`` and ``tune(inputs=...)``, before any upload.
+
+    As ``HyperparameterTuner._build_training_job_definition`` builds it: a plain S3 URI is a channel
+    named ``training``, a dict maps channel names to URIs, and only a ``Channel`` keeps its own input
+    mode; the trainer's own channels follow, unless ``inputs`` has one of the same name. The
+    definition has no remote-debug or TensorBoard field, and an S3 ``source_dir`` is passed as a
+    hyperparameter, not a channel.
+    """
+    if isinstance(inputs, str):
+        items: list[Any] = [InputData(channel_name="training", data_source=inputs)]
+    elif isinstance(inputs, dict):
+        items = [InputData(channel_name=name, data_source=uri) for name, uri in inputs.items()]
+    else:
+        items = list(inputs) if isinstance(inputs, list) else []
+    channels = []
+    for item in items:
+        channel = _channel(item)
+        if channel is not None:
+            if not isinstance(item, Channel):
+                channel.pop("InputMode", None)  # the tuner leaves it unset
+            channels.append(channel)
+    named = {c["ChannelName"] for c in channels}
+    channels += [c for c in (_channel(item) for item in trainer.input_data_config or ()) if c and c["ChannelName"] not in named]
+    return _job_preview(trainer, channels)
+
+
+def _job_preview(trainer: Any, channels: list[Request]) -> Request:
+    preview: Request = {"AlgorithmSpecification": {"TrainingInputMode": trainer.training_input_mode}}
+    if channels:
+        preview["InputDataConfig"] = channels
+    for field, value in (("OutputDataConfig", trainer.output_data_config), ("CheckpointConfig", trainer.checkpoint_config)):
         if value is not None:
             preview[field] = api_shape(value)
     return preview
@@ -169,11 +209,7 @@ LATEST_DECISION = property(latest_decision, remember, doc="The decision for the 
 
 
 def check_tuner_inputs(tuner: Any, tune: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-    """Before a v3 ``HyperparameterTuner.tune`` uploads any code: each governed trainer's preview, channels included.
-
-    The tuner makes a channel named ``training`` of a plain S3 URI and keeps each channel's
-    input mode unset, so the trainer's ``training_input_mode`` applies to it.
-    """
+    """Before a v3 ``HyperparameterTuner.tune`` uploads any code: each governed trainer's :func:`tuner_preview`."""
     from ._grant_aware import settings_for
     from ._interception import _v3_tuner_trainers
 
@@ -184,17 +220,7 @@ def check_tuner_inputs(tuner: Any, tune: Any, args: tuple[Any, ...], kwargs: Map
         if settings is None:
             continue
         own = inputs.get(names[id(trainer)]) if isinstance(inputs, dict) and id(trainer) in names else inputs
-        items = [InputData(channel_name="training", data_source=own)] if isinstance(own, str) else own
-        channels = []
-        for item in items if isinstance(items, list) else ():
-            channel = _channel(item)
-            if channel is not None:
-                if not isinstance(item, Channel):
-                    channel.pop("InputMode", None)  # the tuner leaves it unset
-                channels.append(channel)
-        preview = trainer_preview(trainer)
-        if channels:
-            preview["InputDataConfig"] = channels
+        preview = tuner_preview(trainer, own)
         check_preview(trainer, "training", settings, identity_for(trainer, settings), preview)
 
 
@@ -207,7 +233,8 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
 
     @property  # type: ignore[override]
     def s3ag_settings(self) -> Settings:
-        return _private(self)[_SETTINGS]  # type: ignore[no-any-return]
+        # Settings() for a trainer built without __init__ (model_construct, or a copy of one)
+        return _private(self).setdefault(_SETTINGS, Settings())  # type: ignore[no-any-return]
 
     @s3ag_settings.setter
     def s3ag_settings(self, value: Settings) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import importlib
 import logging
 import threading
@@ -63,11 +64,30 @@ def _outermost(step: Callable[[Any, Settings, Any, tuple[Any, ...], dict[str, An
 
         token = _inside.set(True)
         try:
-            return launch(instance, settings, step, wrapped, args, kwargs)
+            return _built_with(settings, launch(instance, settings, step, wrapped, args, kwargs))
         finally:
             _inside.reset(token)
 
     return wrapper
+
+
+def _built_with(settings: Settings, result: Any) -> Any:
+    """A Pipelines step's ``step_args``: its request is built later, by ``pipeline.definition()``.
+
+    Build it under the settings it was defined with (a ``patched()`` block), even when that block
+    has ended or the settings changed by then; other results are returned as they are.
+    """
+    func = getattr(result, "func", None)
+    if not (callable(func) and hasattr(result, "func_args") and hasattr(result, "caller_name")):
+        return result
+
+    @functools.wraps(func)
+    def build(*args: Any, **kwargs: Any) -> Any:
+        with patched(**vars(settings)):
+            return func(*args, **kwargs)
+
+    result.func = build
+    return result
 
 
 def _fit(est: Any, settings: Settings, wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -23,13 +23,24 @@ MAJOR_ONLY: dict[str, tuple[int, str]] = {
 
 @functools.lru_cache(maxsize=1)
 def installed_version() -> str:
-    """The installed ``sagemaker`` distribution's version, or ``""`` when it is not installed."""
+    """The installed SDK's version as the ``sagemaker`` distribution numbers it, or ``""`` when there is none.
+
+    SDK v3 also installs as its parts (``sagemaker-core``, ``sagemaker-train``, ...) without the
+    ``sagemaker`` distribution itself; sagemaker 3.N requires sagemaker-core 2.N, so sagemaker-core
+    2.N alone counts as 3.N.
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("sagemaker")
     except PackageNotFoundError:
+        pass
+    try:
+        core = version("sagemaker-core")
+    except PackageNotFoundError:
         return ""
+    head, _, rest = core.partition(".")
+    return f"3.{rest}" if head == "2" else ""
 
 
 def major() -> int:
@@ -42,10 +53,14 @@ def major() -> int:
 def wrong_major(name: str) -> ImportError:
     """The error for a name that belongs to the other major: which one is installed, what to use."""
     wanted, instead = MAJOR_ONLY[name]
-    installed = installed_version() or "not installed"
+    installed = installed_version()
+    if installed:
+        text = f"{name} needs SageMaker Python SDK v{wanted}, but sagemaker {installed} is installed; use {instead}"
+    else:
+        pin = "sagemaker>=3.3,<4" if wanted == V3 else "sagemaker>=2.200,<3"
+        text = f"{name} needs SageMaker Python SDK v{wanted}, which is not installed: pip install '{pin}'"
     return ImportError(
-        f"{name} needs SageMaker Python SDK v{wanted}, but sagemaker {installed} is installed; "
-        f"use {instead}",
+        text,
         name="sagemaker_s3ag",
     )
 

@@ -671,3 +671,17 @@ def test_grant_aware_estimator_under_patch_keeps_its_own_settings(ps, grant_warn
     finally:
         sagemaker_s3ag.unpatch()
     assert arguments(defn, "Train") == fixed_training_arguments(PIPE_TRAINING_TAGS)
+
+
+def test_a_step_defined_in_a_patched_block_is_built_patched_after_the_block(ps, grant_warnings):
+    """``pipeline.definition()`` builds the request after the ``patched()`` block that defined the step has ended."""
+    import sagemaker_s3ag
+
+    est = stock_estimator(ps, input_mode="Pipe")
+    with sagemaker_s3ag.patched(identity_propagation=True):
+        step_args = est.fit({"train": TRAIN})
+    assert not sagemaker_s3ag.is_patched()
+    train = arguments(definition(ps, [TrainingStep(name="Train", step_args=step_args)]), "Train")
+    assert train["AlgorithmSpecification"]["TrainingInputMode"] == "File"
+    assert tag_map(train["Tags"])["s3ag:launched-by"] == "pipeline"
+    assert not sagemaker_s3ag.is_patched()

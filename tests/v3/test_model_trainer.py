@@ -31,7 +31,7 @@ from conftest import (  # noqa: E402
 )
 from sagemaker.core.shapes import Channel, DataSource, S3DataSource, Tag  # noqa: E402
 from sagemaker.train import ModelTrainer  # noqa: E402
-from sagemaker.train.configs import (  # noqa: E402
+from sagemaker.core.training.configs import (  # noqa: E402
     Compute,
     InputData,
     OutputDataConfig,
@@ -40,6 +40,7 @@ from sagemaker.train.configs import (  # noqa: E402
     TensorBoardOutputConfig,
 )
 
+import sagemaker_s3ag  # noqa: E402
 import sagemaker_s3ag._interception as interception  # noqa: E402
 from sagemaker_s3ag import (  # noqa: E402
     ConsiderationError,
@@ -681,3 +682,45 @@ def test_dry_run_still_refuses(session, tmp_path, calls):
     nothing_happened(session, calls)
     assert interception._expected == {}
 
+
+
+# --------------------------------------------------------------------------- found in review
+
+
+def test_an_s3_source_dir_is_the_code_channel_and_is_checked_before_anything(session, calls):
+    """ModelTrainer reads an S3 ``source_dir`` as its ``code`` channel: deny refuses it before the drivers are uploaded."""
+    trainer = GrantAwareModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=session, identity_propagation=True,
+                                     on_fallback="deny",
+                                     source_code=SourceCode(source_dir="s3://other-bucket/code/", entry_script="train.py"))
+    assert trainer.plan().refused
+    with pytest.raises(GrantFallbackError) as info:
+        trainer.train(input_data_config=[InputData(channel_name="train", data_source=TRAIN)], wait=False, logs=False)
+    assert ("s3://other-bucket/code/", "READ") in info.value.locations
+    assert uploaded_keys(session) == []
+    assert creates(calls) == []
+
+
+def test_the_settings_are_no_pydantic_fields():
+    """The settings and the decision live beside the model, not in it: no extra fields, dump or constructor keys."""
+    fields = GrantAwareModelTrainer.model_fields
+    assert "s3ag_settings" not in fields and "latest_decision" not in fields
+    assert set(fields) == set(ModelTrainer.model_fields)
+
+
+def test_a_trainer_built_without_init_has_the_default_settings():
+    trainer = GrantAwareModelTrainer.model_construct(training_image=IMAGE, role=ROLE)
+    assert trainer.s3ag_settings == sagemaker_s3ag.Settings()
+    assert trainer.latest_decision is None
+
+
+def test_a_request_that_misses_the_hook_is_reported_not_passed_silently(session, calls, grant_warnings, monkeypatch):
+    """Should sagemaker-core ever send CreateTrainingJob past our client hook, the user hears of it."""
+    monkeypatch.setattr(interception, "_OPERATIONS", {})  # the hook is registered for no operation
+    trainer = GrantAwareModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=session,
+                                     training_input_mode="Pipe", identity_propagation=True)
+    trainer.train(input_data_config=[InputData(channel_name="train", data_source=TRAIN)], wait=False, logs=False)
+    (sent,) = creates(calls)
+    assert sent["AlgorithmSpecification"]["TrainingInputMode"] == "Pipe"  # nothing was applied...
+    (warning,) = ours(grant_warnings)
+    assert warning.startswith("[s3ag:interception] the training job was created, but its request did not pass")
+    assert trainer.latest_decision is None  # ...and nothing is claimed

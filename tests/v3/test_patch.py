@@ -743,3 +743,25 @@ def test_s3ag_run_patches_an_unchanged_v3_model_trainer_script(v3_script_run):
     (warning,) = [line for line in result.stderr.splitlines() if "GrantAwareWarning" in line]
     assert "[s3ag:pipe-mode] AlgorithmSpecification.TrainingInputMode:" in warning
     assert warning.split(":")[0].endswith("train_v3.py")  # points at the script's train() line
+
+
+def test_a_v3_install_without_the_sagemaker_distribution_counts_as_v3(monkeypatch):
+    """``pip install sagemaker-train`` brings sagemaker-core 2.N, not ``sagemaker``: that is SDK 3.N."""
+    import importlib.metadata as metadata
+
+    from sagemaker_s3ag import _sdk
+
+    real = metadata.version
+
+    def version(name):
+        if name == "sagemaker":
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(metadata, "version", version)
+    _sdk.installed_version.cache_clear()
+    try:
+        assert _sdk.installed_version() == "3." + real("sagemaker-core").split(".", 1)[1]
+        assert _sdk.major() == 3
+    finally:
+        _sdk.installed_version.cache_clear()

@@ -430,3 +430,15 @@ def test_grant_aware_trainer_under_patch_keeps_its_own_settings(ps, grant_warnin
         sagemaker_s3ag.unpatch()
     assert arguments(defn) == fixed_arguments(PIPE_TAGS)
     assert len([m for m in ours(grant_warnings) if m.startswith("[s3ag:pipe-mode]")]) == 1  # handled once
+
+
+def test_a_step_defined_in_a_patched_block_is_built_patched_after_the_block(ps, grant_warnings):
+    """``pipeline.definition()`` builds the request after the ``patched()`` block that defined the step has ended."""
+    trainer = stock_trainer(ps)
+    with sagemaker_s3ag.patched(identity_propagation=True):
+        step_args = trainer.train(input_data_config=inputs())
+    assert not sagemaker_s3ag.is_patched()
+    arguments = definition(ps, [TrainingStep(name="Train", step_args=step_args)])["Steps"][0]["Arguments"]
+    assert arguments["AlgorithmSpecification"]["TrainingInputMode"] == "File"
+    assert tag_map(arguments["Tags"])["s3ag:launched-by"] == "pipeline"
+    assert not sagemaker_s3ag.is_patched()  # built under the block's settings, then back to how it was

@@ -78,3 +78,41 @@ def test_a_stock_tuner_of_a_stock_trainer_is_untouched_and_fixed_under_patch(ses
     assert fixed["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingInputMode"] == "File"
     assert s3ag_tags(fixed)["s3ag:launched-by"] == "user"
     assert created_jobs(session)["training"] == []  # the tuning service starts those, not the SDK
+
+
+def _ungranted_channel():
+    from sagemaker.core.shapes import Channel, DataSource, S3DataSource
+
+    source = S3DataSource(s3_data_type="S3Prefix", s3_uri="s3://other-bucket/val/")
+    return Channel(channel_name="val", data_source=DataSource(s3_data_source=source))
+
+
+@pytest.mark.parametrize(
+    "own, inputs",
+    [([], {"train": "s3://other-bucket/x/"}), ("ungranted", TRAIN)],
+    ids=["dict-inputs", "trainers-own-channel"],
+)
+def test_deny_sees_every_channel_the_tuner_will_send_before_it_uploads(session, calls, tmp_path, own, inputs):
+    """A dict of channel URIs, and the trainer's own channels the tuner adds, are checked in tune()."""
+    (tmp_path / "train.py").write_text("print('hi')\n")
+    trainer = GrantAwareModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=session, identity_propagation=True,
+                                     on_fallback="deny", input_data_config=[_ungranted_channel()] if own else None,
+                                     source_code=SourceCode(source_dir=str(tmp_path), entry_script="train.py"))
+    with pytest.raises(ConsiderationError) as info:
+        tuner_of(trainer).tune(inputs=inputs, wait=False)
+    assert info.value.rule == "fallback"
+    assert uploaded_keys(session) == []
+    assert tuning_requests(calls) == []
+
+
+def test_remote_debugging_the_tuner_never_sends_is_not_refused(session, calls, grant_warnings):
+    """A tuning job definition has no RemoteDebugConfig: the trainer's own is no reason to refuse the tuner."""
+    from sagemaker.core.shapes import RemoteDebugConfig
+
+    trainer = GrantAwareModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=session,
+                                     identity_propagation=True, on_violation="error")
+    trainer.with_remote_debug_config(RemoteDebugConfig(enable_remote_debug=True))
+    tuner_of(trainer).tune(inputs=TRAIN, wait=False)
+    (request,) = tuning_requests(calls)
+    assert "RemoteDebugConfig" not in request["TrainingJobDefinition"]
+    assert ours(grant_warnings) == []
