@@ -28,7 +28,7 @@ import functools
 import importlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Optional
 
 from ._errors import UnsupportedSDKError
@@ -53,7 +53,7 @@ def _stock_settings(instance: Any) -> Optional[Settings]:
     return None if isinstance(instance, GrantAwareMixin) else _settings
 
 
-def _outermost(step: Callable[[Any, Settings, Any, tuple[Any, ...], dict[str, Any]], Any]) -> Wrapper:
+def _outermost(step: Callable[[Any, Settings, Any, tuple[Any, ...], Mapping[str, Any]], Any]) -> Wrapper:
     """A fit()/run() wrapper: the step runs once, in the outermost of nested overrides."""
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -90,19 +90,19 @@ def _built_with(settings: Settings, result: Any) -> Any:
     return result
 
 
-def _fit(est: Any, settings: Settings, wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _fit(est: Any, settings: Settings, wrapped: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
     from ._estimator import before_fit
 
     return before_fit(est, settings, wrapped, args, kwargs)
 
 
-def _run(proc: Any, settings: Settings, wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _run(proc: Any, settings: Settings, wrapped: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
     from ._processor import before_run
 
     return before_run(proc, settings, wrapped, args, kwargs)
 
 
-def _train(trainer: Any, settings: Settings, wrapped: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _train(trainer: Any, settings: Settings, wrapped: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
     from ._model_trainer import before_train
 
     return before_train(trainer, settings, wrapped, args, kwargs)
@@ -298,7 +298,7 @@ def unpatch() -> None:
             if vars(owner).get(attribute) is not ours:  # only if nobody wrapped it again since
                 logger.warning("sagemaker-s3ag left %s.%s alone: it was re-wrapped after patch()", owner.__name__, attribute)
             elif hasattr(ours, "__wrapped__"):
-                setattr(owner, attribute, ours.__wrapped__)
+                setattr(owner, attribute, ours.__wrapped__)  # type: ignore[union-attr]
             else:  # an attribute patch() added
                 delattr(owner, attribute)
         _settings = None

@@ -55,7 +55,7 @@ from ._errors import warn
 from ._sdk import V3, api_shape, major, processor_class
 from ._settings import Settings
 
-Processor = processor_class()
+Processor: Any = processor_class()  # v2 sagemaker.processing or v3 sagemaker.core.processing
 
 
 def _entries(items: Optional[Iterable[Any]], name_key: str, prefix: str, location_key: str) -> list[dict[str, Any]]:
