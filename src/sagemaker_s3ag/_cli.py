@@ -59,9 +59,9 @@ def _boto_session(region: Optional[str]) -> Any:
 
 
 def _sagemaker_session(region: Optional[str]) -> Any:
-    from ._sdk import session_class
+    from ._sdk import sdk_class
 
-    return session_class()(boto_session=_boto_session(region))
+    return sdk_class("Session")(boto_session=_boto_session(region))
 
 
 def _policy(args: argparse.Namespace, out: TextIO) -> int:

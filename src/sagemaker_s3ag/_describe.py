@@ -143,9 +143,9 @@ def describe_job(
         JobRecordNotFound: no training or processing job has that name.
     """
     if sagemaker_session is None:
-        from ._sdk import session_class
+        from ._sdk import sdk_class
 
-        sagemaker_session = session_class()()
+        sagemaker_session = sdk_class("Session")()
     client = sagemaker_session.sagemaker_client
     job_type, description = _describe(client, job_name)
     arn_key, status_key = ("TrainingJobArn", "TrainingJobStatus") if job_type == "training" else (

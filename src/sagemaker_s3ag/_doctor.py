@@ -52,16 +52,14 @@ class Check:
 
 def _sdk_check() -> Check:
     """Which SageMaker Python SDK this environment has, and whether ``patch()`` knows it."""
-    from packaging.requirements import Requirement
-
-    from ._patch import SUPPORTED
+    from ._patch import SUPPORTED, knows
     from ._sdk import V3, installed_version, major
 
     installed = installed_version()
     if not installed:
         return Check("SageMaker Python SDK", "warn", "not installed: pip install sagemaker")
     classes = "GrantAwareModelTrainer, GrantAwareProcessor" if major() >= V3 else "GrantAwareEstimator, GrantAwareProcessor"
-    if any(Requirement(spec).specifier.contains(installed, prereleases=True) for spec in SUPPORTED):
+    if knows(installed):
         return Check("SageMaker Python SDK", "info", f"sagemaker {installed} (SDK v{major()}): {classes}, grant_aware(), patch()")
     return Check(
         "SageMaker Python SDK",

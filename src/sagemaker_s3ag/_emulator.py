@@ -61,9 +61,9 @@ class Emulator:
             raise RuntimeError('the embedded emulator needs moto: pip install "sagemaker-s3ag[demo]"') from err
         import boto3
 
-        from ._sdk import session_class
+        from ._sdk import sdk_class
 
-        Session = session_class()
+        Session = sdk_class("Session")
 
         self._saved = {key: os.environ.get(key) for key in _ENVIRONMENT}
         os.environ.update(_ENVIRONMENT)

@@ -269,12 +269,12 @@ def strictest(all_settings: Sequence[Settings]) -> Settings:
     )
 
 
-def tuning_context(tuner: Any, estimators: Sequence[Any]) -> Optional[JobContext]:
-    """The context of a ``HyperparameterTuner`` whose estimators are grant-aware (or patched).
+def tuning_context(tuner: Any) -> Optional[JobContext]:
+    """The context of a ``HyperparameterTuner`` whose estimators or trainers are grant-aware (or patched).
 
-    With several estimators, the strictest of their settings apply; TIP is on if it is on for any.
+    With several of them, the strictest of their settings apply; TIP is on if it is on for any.
     """
-    governed = [(est, settings_for(est)) for est in estimators]
+    governed = [(est, settings_for(est)) for _name, est in tuner_members(tuner)]
     governed = [(est, settings) for est, settings in governed if settings is not None]
     if not governed:
         return None
@@ -284,19 +284,27 @@ def tuning_context(tuner: Any, estimators: Sequence[Any]) -> Optional[JobContext
     return JobContext("tuning", settings, identity, frozenset(), lambda decision: _keep(tuner, decision))
 
 
-def check_tuner_inputs(tuner: Any, estimators: Sequence[Any], fit: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-    """Before ``HyperparameterTuner.fit`` uploads any code: each governed estimator's preview, channels included."""
-    from ._estimator import training_preview
+def tuner_members(tuner: Any) -> list[tuple[Optional[str], Any]]:
+    """A tuner's estimators (SDK v2) or trainers (SDK v3), with their names in a multi-algorithm tuner."""
+    single = getattr(tuner, "estimator", None) or getattr(tuner, "model_trainer", None)
+    named = getattr(tuner, "estimator_dict", None) or getattr(tuner, "model_trainer_dict", None) or {}
+    return ([(None, single)] if single is not None else []) + list(named.items())
 
-    call = bind(fit, args, kwargs)
-    inputs = call.arguments.get("inputs")
-    names = list((getattr(tuner, "estimator_dict", None) or {}).keys())
-    for index, est in enumerate(estimators):
-        settings = settings_for(est)
+
+def check_tuner_inputs(
+    tuner: Any, preview: Callable[[Any, Any], Mapping[str, Any]], method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> None:
+    """Before a tuner's ``fit()``/``tune()`` uploads any code: each governed member's ``preview(member, its inputs)``.
+
+    A multi-algorithm tuner takes a dict of inputs keyed by member name; a single member gets them all.
+    """
+    inputs = bind(method, args, kwargs).arguments.get("inputs")
+    for name, member in tuner_members(tuner):
+        settings = settings_for(member)
         if settings is None:
             continue
-        own = inputs.get(names[index - (len(estimators) - len(names))]) if names and isinstance(inputs, dict) else inputs
-        check_preview(est, "training", settings, identity_for(est, settings), training_preview(est, own))
+        own = inputs.get(name) if name is not None and isinstance(inputs, dict) else inputs
+        check_preview(member, "training", settings, identity_for(member, settings), preview(member, own))
 
 
 def _keep(owner: Any, decision: Optional[Decision]) -> None:
@@ -318,7 +326,7 @@ def register(stock: type, grant_aware_cls: type) -> None:
 
 def _mixin_for(cls: type) -> type:
     """The grant-aware mixin for a training or processing class of the installed major."""
-    from ._sdk import V3, major, processor_class
+    from ._sdk import V3, major, sdk_class
 
     if major() >= V3:
         from sagemaker.train.model_trainer import ModelTrainer
@@ -336,7 +344,7 @@ def _mixin_for(cls: type) -> type:
 
             return EstimatorMixin
         kinds = "estimator or processor"
-    if issubclass(cls, processor_class()):
+    if issubclass(cls, sdk_class("Processor")):
         from ._processor import GrantAwareProcessingMixin
 
         return GrantAwareProcessingMixin

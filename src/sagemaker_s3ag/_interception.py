@@ -125,9 +125,9 @@ _building_step: contextvars.ContextVar[bool] = contextvars.ContextVar("s3ag_buil
 
 def launched_by_pipeline(session: Any) -> bool:
     """Whether a job is a SageMaker Pipelines step: built under a ``PipelineSession`` or by a step itself."""
-    from ._sdk import pipeline_session_class
+    from ._sdk import sdk_class
 
-    return isinstance(session, pipeline_session_class()) or _building_step.get()
+    return isinstance(session, sdk_class("PipelineSession")) or _building_step.get()
 
 
 def settle(ctx: JobContext, request: Request, job_type: JobType, boto_session: Any, pipeline: bool) -> Request:
@@ -168,19 +168,14 @@ def _request_hook(job_type: JobType) -> Callable[..., Any]:
     return wrapper
 
 
-def _tuner_estimators(tuner: Any) -> list[Any]:
-    found = [tuner.estimator] if getattr(tuner, "estimator", None) is not None else []
-    return found + list((getattr(tuner, "estimator_dict", None) or {}).values())
-
-
 def _tuning_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
     """After ``HyperparameterTuner._prepare_for_tuning``: a tuner of grant-aware estimators announces itself."""
     result = wrapped(*args, **kwargs)
-    from ._grant_aware import tuning_context
+    from ._grant_aware import tuner_members, tuning_context
 
-    for estimator in _tuner_estimators(instance):  # their own training requests are never built
+    for _name, estimator in tuner_members(instance):  # their own training requests are never built
         abandon(getattr(estimator, "_current_job_name", None))
-    ctx = tuning_context(instance, _tuner_estimators(instance))
+    ctx = tuning_context(instance)
     if ctx is not None:
         expect(getattr(instance, "_current_job_name", None), ctx)
     return result
@@ -188,9 +183,10 @@ def _tuning_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: 
 
 def _tuner_fit_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
     """Before ``HyperparameterTuner.fit`` uploads anything: refuse what the estimators' channels break."""
+    from ._estimator import training_preview
     from ._grant_aware import check_tuner_inputs
 
-    check_tuner_inputs(instance, _tuner_estimators(instance), wrapped, args, kwargs)
+    check_tuner_inputs(instance, training_preview, wrapped, args, kwargs)
     return wrapped(*args, **kwargs)
 
 
@@ -292,11 +288,6 @@ def _training_job_create_hook(wrapped: Callable[..., Any], instance: Any, args: 
 _tuning: contextvars.ContextVar[Optional[JobContext]] = contextvars.ContextVar("s3ag_v3_tuning", default=None)
 
 
-def _v3_tuner_trainers(tuner: Any) -> list[Any]:
-    found = [tuner.model_trainer] if getattr(tuner, "model_trainer", None) is not None else []
-    return found + list((getattr(tuner, "model_trainer_dict", None) or {}).values())
-
-
 def _v3_tuning_job_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
     """SDK v3 ``HyperparameterTuner._start_tuning_job``: a tuner of grant-aware (or patched) trainers.
 
@@ -306,7 +297,7 @@ def _v3_tuning_job_hook(wrapped: Callable[..., Any], instance: Any, args: Any, k
     """
     from ._grant_aware import tuning_context
 
-    ctx = tuning_context(instance, _v3_tuner_trainers(instance))
+    ctx = tuning_context(instance)
     if ctx is None:
         return wrapped(*args, **kwargs)
     token = _tuning.set(ctx)
@@ -327,9 +318,10 @@ def _tuning_job_create_hook(wrapped: Callable[..., Any], instance: Any, args: An
 
 def _v3_tune_hook(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
     """SDK v3 ``HyperparameterTuner.tune``: before it uploads any code, refuse what the trainers' channels break."""
-    from ._model_trainer import check_tuner_inputs
+    from ._grant_aware import check_tuner_inputs
+    from ._model_trainer import tuner_preview
 
-    check_tuner_inputs(instance, wrapped, args, kwargs)
+    check_tuner_inputs(instance, tuner_preview, wrapped, args, kwargs)
     return wrapped(*args, **kwargs)
 
 

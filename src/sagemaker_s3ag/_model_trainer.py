@@ -208,22 +208,6 @@ def remember(trainer: Any, decision: Optional[Decision]) -> None:
 LATEST_DECISION = property(latest_decision, remember, doc="The decision for the last job this trainer built, or ``None``.")
 
 
-def check_tuner_inputs(tuner: Any, tune: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-    """Before a v3 ``HyperparameterTuner.tune`` uploads any code: each governed trainer's :func:`tuner_preview`."""
-    from ._grant_aware import settings_for
-    from ._interception import _v3_tuner_trainers
-
-    inputs = bind(tune, args, kwargs).arguments.get("inputs")
-    names = {id(trainer): name for name, trainer in (getattr(tuner, "model_trainer_dict", None) or {}).items()}
-    for trainer in _v3_tuner_trainers(tuner):
-        settings = settings_for(trainer)
-        if settings is None:
-            continue
-        own = inputs.get(names[id(trainer)]) if isinstance(inputs, dict) and id(trainer) in names else inputs
-        preview = tuner_preview(trainer, own)
-        check_preview(trainer, "training", settings, identity_for(trainer, settings), preview)
-
-
 class GrantAwareTrainingMixin(GrantAwareMixin):
     """Grant-aware ``train()`` for any ``ModelTrainer`` subclass.
 

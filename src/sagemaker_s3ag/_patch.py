@@ -209,16 +209,21 @@ def is_patched() -> bool:
     return _settings is not None
 
 
-def _check_sdk() -> int:
-    """The installed SDK's major, if ``patch()`` knows its version."""
+def knows(version: str) -> bool:
+    """Whether ``patch()`` knows this ``sagemaker`` version (one of :data:`SUPPORTED`)."""
     from packaging.requirements import Requirement
 
+    return any(Requirement(spec).specifier.contains(version, prereleases=True) for spec in SUPPORTED)
+
+
+def _check_sdk() -> int:
+    """The installed SDK's major, if ``patch()`` knows its version."""
     from ._sdk import installed_version, major
 
     installed = installed_version()
     if not installed:
         raise UnsupportedSDKError("patch() needs the SageMaker Python SDK (pip install sagemaker)")
-    if not any(Requirement(spec).specifier.contains(installed, prereleases=True) for spec in SUPPORTED):
+    if not knows(installed):
         raise UnsupportedSDKError(
             f"patch() supports {' or '.join(SUPPORTED)}; sagemaker {installed} is installed, so nothing was patched. "
             "Upgrade sagemaker-s3ag, or use the grant-aware classes."

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Optional
 
 from ._decision import Decision
+from ._errors import warn
 from ._grant_aware import (
     GrantAwareMixin,
     before_launch,
@@ -51,11 +52,10 @@ from ._grant_aware import (
     register,
 )
 from ._request import Request
-from ._errors import warn
-from ._sdk import V3, api_shape, major, processor_class
+from ._sdk import V3, api_shape, major, sdk_class
 from ._settings import Settings
 
-Processor: Any = processor_class()  # v2 sagemaker.processing or v3 sagemaker.core.processing
+Processor: Any = sdk_class("Processor")  # v2 sagemaker.processing or v3 sagemaker.core.processing
 
 
 def _entries(items: Optional[Iterable[Any]], name_key: str, prefix: str, location_key: str) -> list[dict[str, Any]]:

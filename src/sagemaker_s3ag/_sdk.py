@@ -65,31 +65,20 @@ def wrong_major(name: str) -> ImportError:
     )
 
 
-def session_class() -> type:
-    """The SageMaker ``Session`` class of the installed major."""
-    if major() >= V3:
-        from sagemaker.core.helper.session_helper import Session
-    else:
-        from sagemaker.session import Session
-    return Session  # type: ignore[no-any-return]
+# Where each major keeps the classes the adapters need: name -> (v2 module, v3 module).
+_CLASSES = {
+    "Session": ("sagemaker.session", "sagemaker.core.helper.session_helper"),
+    "PipelineSession": ("sagemaker.workflow.pipeline_context", "sagemaker.core.workflow.pipeline_context"),
+    "Processor": ("sagemaker.processing", "sagemaker.core.processing"),
+}
 
 
-def pipeline_session_class() -> type:
-    """``PipelineSession`` of the installed major."""
-    if major() >= V3:
-        from sagemaker.core.workflow.pipeline_context import PipelineSession
-    else:
-        from sagemaker.workflow.pipeline_context import PipelineSession
-    return PipelineSession  # type: ignore[no-any-return]
+def sdk_class(name: str) -> type:
+    """``Session``, ``PipelineSession`` or ``Processor`` of the installed major."""
+    import importlib
 
-
-def processor_class() -> type:
-    """The base ``Processor`` class of the installed major."""
-    if major() >= V3:
-        from sagemaker.core.processing import Processor
-    else:
-        from sagemaker.processing import Processor
-    return Processor  # type: ignore[no-any-return]
+    v2_module, v3_module = _CLASSES[name]
+    return getattr(importlib.import_module(v3_module if major() >= V3 else v2_module), name)  # type: ignore[no-any-return]
 
 
 def api_shape(value: Any) -> Any:
