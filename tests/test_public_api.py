@@ -93,3 +93,10 @@ def test_settings_are_validated_on_construction():
     assert Settings.names() == (
         "identity_propagation", "on_violation", "on_fallback", "pipe_mode_replacement", "preflight_timeout"
     )
+
+
+def test_import_reads_no_package_metadata():
+    """Which SDK major is installed is worked out on first use, not when the package is imported."""
+    code = "import sys, sagemaker_s3ag; print('importlib.metadata' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

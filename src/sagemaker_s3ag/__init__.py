@@ -75,7 +75,9 @@ _LAZY = {
     "GrantAwareProcessor": "._processor",
 }
 
-__all__ = [
+# Every public name; ``__all__`` is this without the other SDK major's names, worked out on first
+# use (``from sagemaker_s3ag import *``), so that importing the package reads no package metadata.
+_PUBLIC = [
     "Check",
     "ConsiderationError",
     "Decision",
@@ -111,17 +113,18 @@ __all__ = [
 
 
 def _this_major(names: list[str]) -> list[str]:
-    """``__all__`` without the names of the other SDK major (so ``from sagemaker_s3ag import *`` works)."""
+    """``names`` without those of the other SDK major (so ``from sagemaker_s3ag import *`` works)."""
     from ._sdk import MAJOR_ONLY, major
 
     installed = major()
     return [n for n in names if n not in MAJOR_ONLY or MAJOR_ONLY[n][0] == installed or not installed]
 
 
-__all__ = _this_major(__all__)
-
-
 def __getattr__(name: str) -> Any:
+    if name == "__all__":
+        value: Any = _this_major(_PUBLIC)
+        globals()["__all__"] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'sagemaker_s3ag' has no attribute {name!r}")
@@ -135,4 +138,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__getattr__("__all__")))
