@@ -141,25 +141,35 @@ def creates(calls) -> list[dict]:
     return [params for op, params in calls if op == "CreateTrainingJob"]
 
 
-def train_job(sess, uri: str, **settings):
-    """Launch a grant-aware training job reading ``uri`` on the installed SDK major; returns its owner.
+def train_job(sess, uri: str, *, output=None, stock: bool = False, **settings) -> str:
+    """Launch a training job reading ``uri`` on the installed SDK major; returns the job's name.
 
-    ``owner.latest_decision.job_name`` names the job.
+    Grant-aware with ``settings``, or the stock class (``stock=True``); ``output`` is the output path.
     """
     if SDK_MAJOR >= 3:
+        from sagemaker.core.shapes import OutputDataConfig
         from sagemaker.core.training.configs import InputData
+        from sagemaker.train import ModelTrainer
 
         from sagemaker_s3ag import GrantAwareModelTrainer
 
-        trainer = GrantAwareModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=sess, **settings)
+        if output:
+            settings["output_data_config"] = OutputDataConfig(s3_output_path=output)
+        trainer = (ModelTrainer if stock else GrantAwareModelTrainer)(
+            training_image=IMAGE, role=ROLE, sagemaker_session=sess, **settings
+        )
         trainer.train(input_data_config=[InputData(channel_name="train", data_source=uri)], wait=False, logs=False)
-        return trainer
+        return trainer._latest_training_job.training_job_name
+    from sagemaker.estimator import Estimator
+
     from sagemaker_s3ag import GrantAwareEstimator
 
-    est = GrantAwareEstimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-                              sagemaker_session=sess, **settings)
+    est = (Estimator if stock else GrantAwareEstimator)(
+        image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=sess,
+        output_path=output, **settings,
+    )
     est.fit(uri, wait=False, logs=False)
-    return est
+    return est.latest_training_job.name
 
 
 def uploaded_keys(sess) -> list[str]:

@@ -63,7 +63,7 @@ def test_missing_subcommand_exits_2(capsys):
 
 def test_describe_uses_the_default_session(session, monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    name = train_job(session, "s3://s3ag-demo/train/", identity_propagation=True).latest_decision.job_name
+    name = train_job(session, "s3://s3ag-demo/train/", identity_propagation=True)
     code, text = run("describe", name, "--json")
     assert code == 0
     data = json.loads(text)

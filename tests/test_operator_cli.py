@@ -12,17 +12,19 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import boto3
-import sagemaker
 import pytest
-from conftest import ACCOUNT, IMAGE, ROLE
+from conftest import ACCOUNT, IMAGE, ROLE, SDK_MAJOR, train_job
 
 import sagemaker_s3ag._cli as cli
-from sagemaker_s3ag import GrantAwareEstimator, GrantAwareProcessor
+from sagemaker_s3ag import GrantAwareProcessor
+from sagemaker_s3ag._sdk import installed_version
 from sagemaker_s3ag._identity_propagation import METADATA_FILE_ENV
 from sagemaker_s3ag._preflight import clear_cache as clear_preflight_cache
 from sagemaker_s3ag.testing import AccessGrantsTable, PolicySimulator, install_access_grants
 
 COMMON = dict(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge")
+# What a plain training job's record says was changed: SDK v2's default Debugger and Profiler go; v3 adds neither.
+DEFAULTS_REMOVED = "debugger profiler" if SDK_MAJOR == 2 else "-"
 INSTANCE = f"arn:aws:s3:us-east-1:{ACCOUNT}:access-grants/default"
 LOCATION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/S3AccessGrantsLocationRole"
 PLUGIN = "S3AccessGrantsPlugin=aws_s3_access_grants_boto3_plugin.s3_access_grants_plugin"
@@ -206,7 +208,10 @@ def doctor(*argv: str) -> tuple[int, list[tuple[str, ...]], str]:
     return code, table_rows(text), text
 
 
-SDK_ROW = f"sagemaker {sagemaker.__version__} (SDK v2): GrantAwareEstimator, GrantAwareProcessor, grant_aware(), patch()"
+SDK_ROW = (
+    f"sagemaker {installed_version()} (SDK v{SDK_MAJOR}): "
+    f"{'GrantAwareEstimator' if SDK_MAJOR == 2 else 'GrantAwareModelTrainer'}, GrantAwareProcessor, grant_aware(), patch()"
+)
 
 
 def row(rows, name: str) -> tuple[str, str]:
@@ -457,21 +462,14 @@ def cli_regions(session, monkeypatch):
 
 def launch_four(session) -> dict[str, str]:
     """A grant-aware job with TIP on and one with TIP off, a stock job and a grant-aware processing job."""
-    from sagemaker.estimator import Estimator
-
-    names = {}
-    on = GrantAwareEstimator(**COMMON, sagemaker_session=session, identity_propagation=True, base_job_name="tip-on")
-    on.fit("s3://s3ag-demo/train/", wait=False, logs=False)
-    names["tip-on"] = on.latest_training_job.name
-    off = GrantAwareEstimator(**COMMON, sagemaker_session=session, identity_propagation=False, base_job_name="tip-off")
-    off.fit("s3://s3ag-demo/train/", wait=False, logs=False)
-    names["tip-off"] = off.latest_training_job.name
-    stock = Estimator(**COMMON, sagemaker_session=session, base_job_name="stock")
-    stock.fit("s3://s3ag-demo/train/", wait=False, logs=False)
-    names["stock"] = stock.latest_training_job.name
+    names = {
+        "tip-on": train_job(session, "s3://s3ag-demo/train/", identity_propagation=True, base_job_name="tip-on"),
+        "tip-off": train_job(session, "s3://s3ag-demo/train/", identity_propagation=False, base_job_name="tip-off"),
+        "stock": train_job(session, "s3://s3ag-demo/train/", stock=True, base_job_name="stock"),
+    }
     proc = GrantAwareProcessor(**COMMON, sagemaker_session=session, identity_propagation=False, base_job_name="proc")
     proc.run(wait=False, logs=False)
-    names["proc"] = proc.latest_job.job_name
+    names["proc"] = proc.latest_job.job_name if SDK_MAJOR == 2 else proc.latest_job.processing_job_name
     return names
 
 
@@ -494,7 +492,7 @@ def test_jobs_table_json_and_filters(session, cli_regions, capsys):
         name: when.strftime("%Y-%m-%d %H:%M") for name, when in created.items()
     }
     assert rows[names["tip-on"]][1:2] + rows[names["tip-on"]][4:] == (
-        "training", "access-grants", "enabled", "debugger profiler", "-"
+        "training", "access-grants", "enabled", DEFAULTS_REMOVED, "-"
     )
     assert rows[names["tip-off"]][1:2] + rows[names["tip-off"]][4:] == ("training", "iam-role", "disabled", "-", "-")
     assert rows[names["stock"]][1:2] + rows[names["stock"]][4:] == ("training", "(no record)", "-", "-", "-")
@@ -592,10 +590,8 @@ def test_jobs_shows_progress_for_long_listings(session, cli_regions, capsys):
 def test_describe_json_with_locations(session, cli_regions, access_grants):
     access_grants.grants.clear()
     access_grants.grant("s3://s3ag-demo/train/*", "READ")
-    est = GrantAwareEstimator(**COMMON, sagemaker_session=session, identity_propagation=True,
-                              output_path="s3://s3ag-demo/models/", on_fallback="allow")
-    est.fit({"train": "s3://s3ag-demo/train/"}, wait=False, logs=False)
-    name = est.latest_training_job.name
+    name = train_job(session, "s3://s3ag-demo/train/", output="s3://s3ag-demo/models/",
+                     identity_propagation=True, on_fallback="allow")
 
     code, text = run("describe", name, "--json")
     assert code == 0
