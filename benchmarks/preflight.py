@@ -31,12 +31,12 @@ from typing import Any
 
 import boto3
 
-from sagemaker_s3ag._decision import decide
-from sagemaker_s3ag._fake_access_grants import proxy_environment
-from sagemaker_s3ag._identity_propagation import IdentityPropagation
-from sagemaker_s3ag._preflight import AccessGrantsResolver, preflight_for
-from sagemaker_s3ag._rules import S3Location
-from sagemaker_s3ag._settings import Settings
+from sagemaker_s3ag.core.decision import decide
+from sagemaker_s3ag.testing.access_grants import proxy_environment
+from sagemaker_s3ag.core.identity import IdentityPropagation
+from sagemaker_s3ag.core.preflight import AccessGrantsResolver, preflight_for
+from sagemaker_s3ag.core.rules import S3Location
+from sagemaker_s3ag.core.settings import Settings
 from sagemaker_s3ag.testing import ACCOUNT, AccessGrantsTable, FakeAccessGrantsServer
 
 BUCKET = "bench-data"

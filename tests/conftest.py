@@ -19,9 +19,9 @@ import pytest
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
 from sagemaker_s3ag import GrantAwareWarning, __version__, clear_caches, unpatch  # noqa: E402
-from sagemaker_s3ag._sdk import major  # noqa: E402
-from sagemaker_s3ag._identity_propagation import ENV_VARS, METADATA_FILE_ENV  # noqa: E402
-from sagemaker_s3ag._preflight import clear_cache as clear_preflight_cache  # noqa: E402
+from sagemaker_s3ag.sdk.installed import major  # noqa: E402
+from sagemaker_s3ag.core.identity import ENV_VARS, METADATA_FILE_ENV  # noqa: E402
+from sagemaker_s3ag.core.preflight import clear_cache as clear_preflight_cache  # noqa: E402
 from sagemaker_s3ag.testing import (  # noqa: E402
     ACCOUNT,
     BUCKET,

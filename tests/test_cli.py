@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import SDK_MAJOR, train_job
 
-from sagemaker_s3ag._cli import main
+from sagemaker_s3ag.cli.main import main
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -31,7 +31,7 @@ def test_demo_runs_offline_and_reports_every_step():
 
 
 def test_console_script_entry_point_is_installed():
-    result = subprocess.run([sys.executable, "-m", "sagemaker_s3ag._cli", "--version"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "sagemaker_s3ag.cli.main", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("sagemaker-s3ag ")
 
 

@@ -9,7 +9,7 @@ import pytest
 from botocore.stub import Stubber
 
 from sagemaker_s3ag import GrantAwareWarning, detect_identity_propagation
-from sagemaker_s3ag._identity_propagation import METADATA_FILE_ENV
+from sagemaker_s3ag.core.identity import METADATA_FILE_ENV
 
 
 def test_setting_wins_over_everything(monkeypatch):

@@ -16,7 +16,7 @@ import pytest
 from conftest import SDK_MAJOR
 
 from sagemaker_s3ag import RULES
-from sagemaker_s3ag._identity_propagation import ENV_VARS, METADATA_FILE_ENV
+from sagemaker_s3ag.core.identity import ENV_VARS, METADATA_FILE_ENV
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 if SDK_MAJOR == 2:

@@ -15,11 +15,11 @@ import boto3
 import pytest
 from conftest import ACCOUNT, IMAGE, ROLE, SDK_MAJOR, train_job
 
-import sagemaker_s3ag._cli as cli
+import sagemaker_s3ag.cli.main as cli
 from sagemaker_s3ag import GrantAwareProcessor
-from sagemaker_s3ag._sdk import installed_version
-from sagemaker_s3ag._identity_propagation import METADATA_FILE_ENV
-from sagemaker_s3ag._preflight import clear_cache as clear_preflight_cache
+from sagemaker_s3ag.sdk.installed import installed_version
+from sagemaker_s3ag.core.identity import METADATA_FILE_ENV
+from sagemaker_s3ag.core.preflight import clear_cache as clear_preflight_cache
 from sagemaker_s3ag.testing import AccessGrantsTable, PolicySimulator, install_access_grants
 
 COMMON = dict(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge")

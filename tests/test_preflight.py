@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from sagemaker_s3ag._preflight import (
+from sagemaker_s3ag.core.preflight import (
     DENIED_SECONDS,
     DURATION_SECONDS,
     EXPIRY_MARGIN_SECONDS,
@@ -14,7 +14,7 @@ from sagemaker_s3ag._preflight import (
     fallback_summary,
     target_for,
 )
-from sagemaker_s3ag._rules import S3Location, s3_locations
+from sagemaker_s3ag.core.rules import S3Location, s3_locations
 from sagemaker_s3ag.testing import AccessGrantsTable, install_access_grants
 
 OTHER_ACCOUNT = "210987654321"
@@ -256,14 +256,14 @@ def test_few_locations_are_asked_directly(boto_session, table):
     ],
 )
 def test_verdicts(kinds, verdict):
-    from sagemaker_s3ag._preflight import LocationOutcome
+    from sagemaker_s3ag.core.preflight import LocationOutcome
 
     outcomes = [LocationOutcome(f"s3://bk1/{k}/", "READ", k, k) for k in sorted(kinds)]
     assert credentials_verdict(outcomes) == verdict
 
 
 def test_pipeline_executions_lose_user_and_group_grants():
-    from sagemaker_s3ag._preflight import LocationOutcome, as_pipeline_execution
+    from sagemaker_s3ag.core.preflight import LocationOutcome, as_pipeline_execution
 
     outcomes = (
         LocationOutcome("s3://bk1/a/", "READ", "granted", "grant matched", grant_target="s3://bk1/a/*", grantee_type="DIRECTORY_USER"),

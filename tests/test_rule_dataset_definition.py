@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from sagemaker_s3ag import ConsiderationError, enforce
-from sagemaker_s3ag._rules import RULES_BY_ID, RuleContext
+from sagemaker_s3ag.core.rules import RULES_BY_ID, RuleContext
 from rule_requests import processing, summary
 
 RULE = RULES_BY_ID["dataset-definition"]

@@ -11,9 +11,9 @@ import dataclasses
 
 import pytest
 
-import sagemaker_s3ag._rules as rules_module
+import sagemaker_s3ag.core.rules as rules_module
 from sagemaker_s3ag import ConsiderationError, enforce
-from sagemaker_s3ag._rules import RULES, RULES_BY_ID, Rule, RuleContext
+from sagemaker_s3ag.core.rules import RULES, RULES_BY_ID, Rule, RuleContext
 from rule_requests import pipeline_value, summary
 
 RULE = RULES_BY_ID["s3-uri"]

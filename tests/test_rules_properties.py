@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sagemaker_s3ag import ConsiderationError, enforce
-from sagemaker_s3ag._tags import KEYS, MAX_TAGS, MAX_VALUE, merge_tags
+from sagemaker_s3ag.core.tags import KEYS, MAX_TAGS, MAX_VALUE, merge_tags
 
 # --------------------------------------------------------------------------- strategies: shared
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from conftest import SDK_MAJOR
 
-from sagemaker_s3ag._identity_propagation import ENV_VARS, METADATA_FILE_ENV
-from sagemaker_s3ag._run import BOOTSTRAP_DIR, SETTINGS_ENV
+from sagemaker_s3ag.core.identity import ENV_VARS, METADATA_FILE_ENV
+from sagemaker_s3ag.cli.run import BOOTSTRAP_DIR, SETTINGS_ENV
 
-S3AG = [sys.executable, "-m", "sagemaker_s3ag._cli"]
+S3AG = [sys.executable, "-m", "sagemaker_s3ag.cli.main"]
 # v2 also switches Debugger and Profiler on by default; v3 does not.
 ADJUSTED = "pipe-mode debugger profiler" if SDK_MAJOR == 2 else "pipe-mode"
 VENV_BIN = os.path.dirname(sys.executable)
@@ -43,7 +43,7 @@ PIPELINE = textwrap.dedent(
     import sagemaker  # noqa: F401  (the import s3ag run waits for)
 
     import sagemaker_s3ag
-    from sagemaker_s3ag._patch import patch_settings
+    from sagemaker_s3ag.sdk.patch import patch_settings
 
     print("PATCHED " + json.dumps(sagemaker_s3ag.is_patched()))
     print("SETTINGS " + json.dumps(vars(patch_settings()) if patch_settings() else None))
@@ -301,7 +301,9 @@ def test_an_interpreter_without_sagemaker_s3ag_still_runs_the_existing_sitecusto
     base = getattr(sys, "_base_executable", None)
     if not base or base == sys.executable:
         pytest.skip("no interpreter without sagemaker-s3ag")
-    probe = subprocess.run([base, "-c", "import sagemaker_s3ag"], capture_output=True, env={"PATH": "/usr/bin:/bin"})
+    probe = subprocess.run(  # not from the checkout, whose top level holds the package itself
+        [base, "-c", "import sagemaker_s3ag"], capture_output=True, env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path
+    )
     if probe.returncode == 0:
         pytest.skip("the base interpreter has sagemaker-s3ag")
     site = tmp_path / "site"

@@ -49,7 +49,7 @@ from sagemaker_s3ag import (
     patched,
     unpatch,
 )
-from sagemaker_s3ag import _patch
+from sagemaker_s3ag.sdk import patch as _patch
 
 TRAIN = f"s3://{BUCKET}/train/"
 OUTPUT = f"s3://{BUCKET}/"
@@ -92,7 +92,8 @@ def assert_wrapped_once() -> None:
 @pytest.fixture
 def steps(monkeypatch):
     """How many times each grant-aware step ran, by name (the rules must run once per job)."""
-    from sagemaker_s3ag import _estimator, _processor
+    from sagemaker_s3ag.sdk import processing as _processor
+    from sagemaker_s3ag.sdk.v2 import mixins as _estimator
 
     names = ("before_fit", "prepare_for_training", "before_run", "normalize_args")
     return count_steps(monkeypatch, (_estimator, _processor), names)
@@ -548,7 +549,7 @@ def test_unpatch_leaves_a_method_someone_rewrapped_after_patch_alone(caplog):
     wrapt.wrap_function_wrapper(EstimatorBase, "fit", lambda wrapped, instance, args, kwargs: wrapped(*args, **kwargs))
     theirs = vars(EstimatorBase)["fit"]
     try:
-        with caplog.at_level(logging.WARNING, logger="sagemaker_s3ag._patch"):
+        with caplog.at_level(logging.WARNING, logger="sagemaker_s3ag.sdk.patch"):
             unpatch()
         assert vars(EstimatorBase)["fit"] is theirs
         assert theirs.__wrapped__ is ours_fit

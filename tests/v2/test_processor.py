@@ -44,8 +44,8 @@ from sagemaker.spark.processing import PySparkProcessor
 
 import sagemaker_s3ag
 from sagemaker_s3ag import ConsiderationError, GrantAwareProcessor, GrantAwareWarning, GrantFallbackError, grant_aware
-from sagemaker_s3ag._preflight import audit_context
-from sagemaker_s3ag._processor import GrantAwareProcessingMixin
+from sagemaker_s3ag.core.preflight import audit_context
+from sagemaker_s3ag.sdk.processing import GrantAwareProcessingMixin
 
 S3_CODE = f"s3://{BUCKET}/code/process.py"
 RAW = f"s3://{BUCKET}/raw/"

@@ -41,7 +41,7 @@ from sagemaker.core.training.configs import (  # noqa: E402
 )
 
 import sagemaker_s3ag  # noqa: E402
-import sagemaker_s3ag._interception as interception  # noqa: E402
+import sagemaker_s3ag.sdk.choke as interception  # noqa: E402
 from sagemaker_s3ag import (  # noqa: E402
     ConsiderationError,
     GrantAwareModelTrainer,

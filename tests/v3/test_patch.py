@@ -65,7 +65,7 @@ from sagemaker_s3ag import (
     patched,
     unpatch,
 )
-from sagemaker_s3ag import _patch
+from sagemaker_s3ag.sdk import patch as _patch
 
 TRAIN = f"s3://{BUCKET}/train/"
 S3_CODE = f"s3://{BUCKET}/code/process.py"
@@ -114,7 +114,8 @@ def wrappers() -> dict[tuple[str, str], object]:
 @pytest.fixture
 def steps(monkeypatch):
     """How many times each grant-aware step ran, by name (the rules must run once per job)."""
-    from sagemaker_s3ag import _model_trainer, _processor
+    from sagemaker_s3ag.sdk import processing as _processor
+    from sagemaker_s3ag.sdk.v3 import mixins as _model_trainer
 
     names = ("before_train", "create_training_job_args", "before_run", "normalize_args")
     return count_steps(monkeypatch, (_model_trainer, _processor), names)
@@ -462,7 +463,7 @@ def test_unpatch_leaves_a_method_someone_rewrapped_after_patch_alone(caplog):
     wrapt.wrap_function_wrapper(Processor, "run", lambda wrapped, instance, args, kwargs: wrapped(*args, **kwargs))
     theirs = vars(Processor)["run"]
     try:
-        with caplog.at_level(logging.WARNING, logger="sagemaker_s3ag._patch"):
+        with caplog.at_level(logging.WARNING, logger="sagemaker_s3ag.sdk.patch"):
             unpatch()
         assert vars(Processor)["run"] is theirs
         assert theirs.__wrapped__ is ours_run
@@ -651,7 +652,7 @@ V3_SCRIPT = textwrap.dedent(
     from sagemaker.train.configs import InputData
 
     import sagemaker_s3ag
-    from sagemaker_s3ag._patch import patch_settings
+    from sagemaker_s3ag.sdk.patch import patch_settings
 
     sent = []
     client = Base.get_sagemaker_client(session=session.boto_session, service_name="sagemaker")
@@ -749,7 +750,7 @@ def test_a_v3_install_without_the_sagemaker_distribution_counts_as_v3(monkeypatc
     """``pip install sagemaker-train`` brings sagemaker-core 2.N, not ``sagemaker``: that is SDK 3.N."""
     import importlib.metadata as metadata
 
-    from sagemaker_s3ag import _sdk
+    from sagemaker_s3ag.sdk import installed as _sdk
 
     real = metadata.version
 

@@ -17,7 +17,7 @@ from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS
 from sagemaker.train.configs import InputData
 
 from sagemaker_s3ag import GrantAwareModelTrainer, GrantAwareProcessor, GrantFallbackError
-from sagemaker_s3ag._preflight import RESOLVER
+from sagemaker_s3ag.core.preflight import RESOLVER
 
 
 def decision_texts(decision) -> list[str]:

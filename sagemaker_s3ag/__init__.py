@@ -1,0 +1,141 @@
+"""sagemaker-s3ag: SageMaker jobs that read S3 through Amazon S3 Access Grants under trusted identity propagation.
+
+Swap a grant-aware class in for the stock one (or ``patch()`` every stock class, or run an
+unchanged script with ``s3ag run -- python script.py``). SageMaker Python SDK v2::
+
+    from sagemaker_s3ag import GrantAwareEstimator
+    est = GrantAwareEstimator(image_uri=image, role=role, instance_count=1,
+                              instance_type="ml.m5.xlarge", input_mode="Pipe")
+    est.fit({"train": "s3://bucket/train/"})
+    est.latest_decision
+
+SDK v3::
+
+    from sagemaker.core.training.configs import InputData
+    from sagemaker_s3ag import GrantAwareModelTrainer
+    trainer = GrantAwareModelTrainer(training_image=image, role=role, training_input_mode="Pipe")
+    trainer.train(input_data_config=[InputData(channel_name="train", data_source="s3://bucket/train/")])
+    trainer.latest_decision
+
+``GrantAwareProcessor`` and ``grant_aware(cls)`` work on both. Importing this package is cheap:
+the SageMaker SDK is imported only when a grant-aware class is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from sagemaker_s3ag.core.decision import Decision
+from sagemaker_s3ag.ops.describe import JobRecord, describe_job
+from sagemaker_s3ag.ops.doctor import Check, doctor
+from sagemaker_s3ag.ops.jobs import list_jobs
+from sagemaker_s3ag.core.errors import (
+    ConsiderationError,
+    GrantAwareWarning,
+    GrantFallbackError,
+    JobRecordNotFound,
+    SageMakerS3agError,
+    UnsupportedSDKError,
+)
+from sagemaker_s3ag.core.findings import Finding
+from sagemaker_s3ag.sdk.common import grant_aware
+from sagemaker_s3ag.core.identity import IdentityPropagation, detect_identity_propagation
+from sagemaker_s3ag.sdk.patch import is_patched, patch, patched, unpatch
+from sagemaker_s3ag.ops.policy import access_grants_trust_policy, execution_role_policy
+from sagemaker_s3ag.core.rules import RULES, Rule, enforce
+from sagemaker_s3ag.core.settings import Settings
+from sagemaker_s3ag._version import __version__
+
+
+def clear_caches() -> None:
+    """Forget cached Access Grants answers and Studio domain look-ups.
+
+    Grants are cached until shortly before their credentials expire and denials for a minute;
+    call this after a grant was added or removed, or TIP was switched on the domain::
+
+        import sagemaker_s3ag
+        sagemaker_s3ag.clear_caches()
+    """
+    from sagemaker_s3ag.core.identity import clear_cache as clear_domains
+    from sagemaker_s3ag.core.preflight import clear_cache as clear_answers
+
+    clear_domains()
+    clear_answers()
+
+
+if TYPE_CHECKING:
+    from sagemaker_s3ag.sdk.v2.mixins import GrantAwareEstimator
+    from sagemaker_s3ag.sdk.v3.mixins import GrantAwareModelTrainer
+    from sagemaker_s3ag.sdk.processing import GrantAwareProcessor
+
+_LAZY = {
+    "GrantAwareEstimator": "sagemaker_s3ag.sdk.v2.mixins",  # SDK v2 only
+    "GrantAwareModelTrainer": "sagemaker_s3ag.sdk.v3.mixins",  # SDK v3 only
+    "GrantAwareProcessor": "sagemaker_s3ag.sdk.processing",
+}
+
+# Every public name; ``__all__`` is this without the other SDK major's names, worked out on first
+# use (``from sagemaker_s3ag import *``), so that importing the package reads no package metadata.
+_PUBLIC = [
+    "Check",
+    "ConsiderationError",
+    "Decision",
+    "Finding",
+    "GrantAwareEstimator",
+    "GrantAwareModelTrainer",
+    "GrantAwareProcessor",
+    "GrantAwareWarning",
+    "GrantFallbackError",
+    "IdentityPropagation",
+    "JobRecord",
+    "JobRecordNotFound",
+    "RULES",
+    "Rule",
+    "SageMakerS3agError",
+    "Settings",
+    "UnsupportedSDKError",
+    "__version__",
+    "access_grants_trust_policy",
+    "clear_caches",
+    "describe_job",
+    "detect_identity_propagation",
+    "doctor",
+    "enforce",
+    "execution_role_policy",
+    "grant_aware",
+    "is_patched",
+    "list_jobs",
+    "patch",
+    "patched",
+    "unpatch",
+]
+
+
+def _this_major(names: list[str]) -> list[str]:
+    """``names`` without those of the other SDK major (so ``from sagemaker_s3ag import *`` works)."""
+    from sagemaker_s3ag.sdk.installed import MAJOR_ONLY, major
+
+    installed = major()
+    return [n for n in names if n not in MAJOR_ONLY or MAJOR_ONLY[n][0] == installed or not installed]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__all__":
+        value: Any = _this_major(_PUBLIC)
+        globals()["__all__"] = value
+        return value
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sagemaker_s3ag' has no attribute {name!r}")
+    from sagemaker_s3ag.sdk.installed import MAJOR_ONLY, major, wrong_major
+
+    if name in MAJOR_ONLY and MAJOR_ONLY[name][0] != major():
+        raise wrong_major(name)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__getattr__("__all__")))

@@ -1,0 +1,563 @@
+"""Preflight: before a job is created, ask S3 Access Grants what SageMaker will ask, per S3 location.
+
+For every location the job reads or writes, ``GetDataAccess`` is called with the user's own
+session (``sagemaker_session.boto_session``), the narrowest duration (900 s), ``Privilege=Minimal``
+and an ``AuditContext`` naming the job, so each call can be found in CloudTrail. Each location is
+
+* ``granted``: a grant matched (its target, grantee type and instance are kept);
+* ``fallback``: SageMaker will use the IAM execution role (no grant matched, the caller may not call
+  Access Grants, or no Access Grants instance covers the bucket);
+* ``unknown``: no answer (throttled, timed out, network down, service error after retries, a
+  pipeline value known only at run time).
+
+Look-ups run concurrently in a bounded pool, deduplicated by (target, permission) and shared
+between jobs resolving at the same time (single-flight). Eight or more locations in one bucket
+with one permission are first asked about as their common prefix: when a grant covers that, it
+covers each of them, and one call stands for all (the answer then names that covering grant). Answers are cached per caller: grants
+until shortly before the vended credentials would expire, denials for a minute, unknowns never.
+The credentials themselves are never kept: they are cut out of the response body before botocore
+parses (or logs) it, and only the expiry is read.
+
+Not used: ``ListCallerAccessGrants`` as a fast path. It needs a permission AWS does not list for
+execution roles, and ``GetDataAccess`` stays the authority anyway, so it cannot save the calls.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import threading
+import time
+import weakref
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any, Literal, Optional
+
+from sagemaker_s3ag.core.request import JobType, is_unresolved, job_name, parse_s3_uri, show
+from sagemaker_s3ag.core.rules import S3Location, s3_locations
+
+logger = logging.getLogger(__name__)
+
+Outcome = Literal["granted", "fallback", "unknown"]
+
+DURATION_SECONDS = 900  # the shortest GetDataAccess allows
+MAX_WORKERS = 64
+GROUP_PROBE_MIN = 8  # locations of one bucket and permission worth asking about as one prefix first
+DENIED_SECONDS = 60.0
+EXPIRY_MARGIN_SECONDS = 60.0
+_SECRET_ELEMENTS = re.compile(rb"<(AccessKeyId|SecretAccessKey|SessionToken)>.*?</\1>", re.S)
+_THROTTLING = frozenset(
+    {"Throttling", "ThrottlingException", "TooManyRequestsException", "SlowDown", "RequestLimitExceeded"}
+)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What S3 Access Grants answered for one (target, permission): never any credential."""
+
+    outcome: Outcome
+    reason: str
+    grant_target: Optional[str] = None
+    grantee_type: Optional[str] = None
+    instance_arn: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class LocationOutcome:
+    """The preflight's answer for one S3 location of a job.
+
+    Attributes:
+        uri: the location as the request has it.
+        permission: ``READ``, ``WRITE`` or ``READWRITE``.
+        outcome: ``granted``, ``fallback`` or ``unknown``.
+        reason: a few words, e.g. ``"no matching grant"``.
+        places: where in the request the location appears.
+        grant_target, grantee_type, instance_arn: the matched grant, when granted.
+    """
+
+    uri: str
+    permission: str
+    outcome: Outcome
+    reason: str
+    places: tuple[str, ...] = ()
+    grant_target: Optional[str] = None
+    grantee_type: Optional[str] = None
+    instance_arn: Optional[str] = None
+
+    def __str__(self) -> str:
+        grant = f" (grant {self.grant_target}, {self.grantee_type})" if self.grant_target else ""
+        return f"{self.outcome:<8} {self.permission:<9} {self.uri}: {self.reason}{grant}"
+
+
+@functools.lru_cache(maxsize=4096)
+def target_for(uri: str, kind: str) -> str:
+    """The ``GetDataAccess`` target of a location: a prefix gets ``*``, a manifest object does not."""
+    bucket, key = parse_s3_uri(uri)
+    if kind == "object" and key:
+        return f"s3://{bucket}/{key}"
+    base = f"s3://{bucket}/{key}"
+    return base if base.endswith("*") else base + "*"
+
+
+def credentials_verdict(outcomes: Iterable[LocationOutcome]) -> str:
+    """``access-grants`` / ``iam-role`` / ``mixed`` / ``unknown`` for a job's locations."""
+    kinds = {o.outcome for o in outcomes}
+    if "unknown" in kinds:
+        return "unknown"
+    if kinds == {"granted"}:
+        return "access-grants"
+    if "granted" in kinds:
+        return "mixed"
+    return "iam-role"  # every location falls back, or the job touches no S3 location at all
+
+
+_USER_GRANTEES = ("DIRECTORY_USER", "DIRECTORY_GROUP")
+
+
+def as_pipeline_execution(outcomes: Iterable[LocationOutcome]) -> tuple[LocationOutcome, ...]:
+    """The outcomes as a pipeline execution will meet them: without the user's identity.
+
+    AWS keeps a user's identity for jobs started by hand in Studio (user background sessions), not
+    for automated or scheduled workflows such as pipeline executions. A grant to a directory user
+    or group then does not apply; a grant to the IAM role still does.
+    """
+    return tuple(
+        replace(
+            o,
+            outcome="fallback",
+            reason=f"pipeline executions carry no user identity (the grant is to a {o.grantee_type.lower().replace('_', ' ')})",
+            grant_target=None,
+            grantee_type=None,
+            instance_arn=None,
+        )
+        if o.outcome == "granted" and o.grantee_type in _USER_GRANTEES
+        else o
+        for o in outcomes
+    )
+
+
+def fallback_summary(outcomes: Sequence[LocationOutcome]) -> Optional[str]:
+    """A short text for the ``s3ag:fallback`` tag, e.g. ``fallback 2/3: no matching grant``."""
+    parts = []
+    for kind in ("fallback", "unknown"):
+        hits = [o for o in outcomes if o.outcome == kind]
+        if hits:
+            reasons = " / ".join(dict.fromkeys(o.reason for o in hits))
+            parts.append(f"{kind} {len(hits)}/{len(outcomes)}: {reasons}")
+    return " - ".join(parts) or None
+
+
+def _scrub_credentials(response_dict: dict[str, Any], **_: Any) -> None:
+    """botocore ``before-parse`` hook: cut the secret parts out of a GetDataAccess body."""
+    body = response_dict.get("body")
+    if isinstance(body, bytes) and b"<Credentials>" in body:
+        response_dict["body"] = _SECRET_ELEMENTS.sub(b"", body)
+
+
+def _classify(err: BaseException, operation: str) -> Resolution:
+    """The outcome a failed call stands for."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionError,
+        ConnectTimeoutError,
+        HTTPClientError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(err, ClientError):
+        error = err.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        message = str(error.get("Message", ""))
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in ("AccessDenied", "AccessDeniedException"):
+            if "permissions to the requested S3 Prefix" in message:
+                return Resolution("fallback", "no matching grant")
+            return Resolution("fallback", f"caller may not call s3:{operation}")
+        if "NotFound" in code or "NotExist" in code or "NoSuch" in code:
+            return Resolution("fallback", "no Access Grants instance for this bucket")
+        if code in _THROTTLING or status == 429:
+            return Resolution("unknown", "throttled")
+        if isinstance(status, int) and status >= 500:
+            return Resolution("unknown", f"service error (HTTP {status})")
+        return Resolution("unknown", f"{operation} failed ({code or status})")
+    if isinstance(err, (ConnectTimeoutError, ReadTimeoutError)):
+        return Resolution("unknown", "timed out")
+    if isinstance(err, (ConnectionError, HTTPClientError)):
+        return Resolution("unknown", f"network error ({type(err).__name__})")
+    if isinstance(err, NoCredentialsError):
+        return Resolution("unknown", "no AWS credentials")
+    return Resolution("unknown", f"{operation} failed ({type(err).__name__})")
+
+
+@dataclass(frozen=True)
+class _Caller:
+    account: str
+    arn: str
+
+
+class AccessGrantsResolver:
+    """Resolves S3 locations against S3 Access Grants, concurrently, with a per-caller cache.
+
+    One process-wide instance serves every grant-aware job (:data:`RESOLVER`); tests and
+    benchmarks may make their own.
+    """
+
+    def __init__(self, *, max_workers: int = MAX_WORKERS, clock: Callable[[], float] = time.monotonic) -> None:
+        self._max_workers = max_workers
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._cache: dict[Hashable, tuple[float, Any]] = {}
+        self._inflight: dict[Hashable, Future[Any]] = {}
+        self._generation = 0  # bumped by clear(): answers still in flight then are not cached
+        self._callers: weakref.WeakKeyDictionary[Any, _Caller] = weakref.WeakKeyDictionary()
+        self._clients: weakref.WeakKeyDictionary[Any, dict[tuple[str, float], Any]] = weakref.WeakKeyDictionary()
+
+    # -- public ------------------------------------------------------------------------------
+
+    def resolve(
+        self,
+        boto_session: Any,
+        locations: Sequence[S3Location],
+        *,
+        timeout: float,
+        audit_context: str,
+    ) -> tuple[LocationOutcome, ...]:
+        """Outcomes for ``locations``, in first-seen order of (URI, permission), within ``timeout`` seconds."""
+        deadline = self._clock() + timeout
+        groups: dict[tuple[str, str], tuple[Any, list[str], Optional[str]]] = {}
+        for where, permission, uri, kind in locations:
+            if uri is None:
+                continue  # not known yet (a local input the SDK uploads later): asked about then
+            label = uri if isinstance(uri, str) else show(uri)
+            target: Optional[str] = None
+            if isinstance(uri, str):
+                try:
+                    target = target_for(uri, kind)
+                except ValueError:
+                    continue  # malformed: the s3-uri rule refuses the job
+            entry = groups.setdefault((label, permission), (uri, [], target))
+            entry[1].append(where)
+        if not groups:
+            return ()
+
+        answers: dict[tuple[str, str], Resolution] = {}
+        pending: dict[tuple[str, str], tuple[str, str]] = {}  # (label, permission) -> (target, permission)
+        for (label, permission), (uri, _places, target) in groups.items():
+            if target is None:
+                what = "a pipeline value, known only when the pipeline runs" if is_unresolved(uri) else "not an S3 URI"
+                answers[(label, permission)] = Resolution("unknown", what)
+            else:
+                pending[(label, permission)] = (target, permission)
+
+        if pending:
+            answers.update(self._resolve_targets(boto_session, pending, deadline, timeout, audit_context))
+
+        outcomes = []
+        for (label, permission), (_uri, places, _target) in groups.items():
+            found = answers[(label, permission)]
+            outcomes.append(
+                LocationOutcome(
+                    label,
+                    permission,
+                    found.outcome,
+                    found.reason,
+                    tuple(places),
+                    found.grant_target,
+                    found.grantee_type,
+                    found.instance_arn,
+                )
+            )
+        return tuple(outcomes)
+
+    def clear(self, *, clients: bool = True) -> None:
+        """Forget every cached answer and caller identity, and (unless ``clients=False``) the clients."""
+        with self._lock:
+            self._generation += 1
+            self._cache.clear()
+            self._inflight.clear()
+            self._callers = weakref.WeakKeyDictionary()
+            if clients:
+                self._clients = weakref.WeakKeyDictionary()
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _resolve_targets(
+        self,
+        boto_session: Any,
+        pending: dict[tuple[str, str], tuple[str, str]],
+        deadline: float,
+        timeout: float,
+        audit_context: str,
+    ) -> dict[tuple[str, str], Resolution]:
+        late = Resolution("unknown", f"no answer within the {timeout:g} s preflight budget")
+        region = getattr(boto_session, "region_name", None)
+        answers: dict[tuple[str, str], Resolution] = {}
+        with self._lock:  # the warm path: every answer cached, no future, no thread
+            known = self._callers.get(boto_session)
+            if known is not None:
+                now = self._clock()
+                for key, (target, permission) in list(pending.items()):
+                    cached = self._cache.get(("access", region, known.arn, target, permission))
+                    if cached is not None and cached[0] > now:
+                        answers[key] = _plain(cached[1])
+                        del pending[key]
+        if not pending:
+            return answers
+        caller_future = self._caller(boto_session, timeout)
+        done, _ = wait([caller_future], timeout=max(deadline - self._clock(), 0))
+        if not done:
+            return {**answers, **{key: late for key in pending}}
+        caller = caller_future.result()
+        if isinstance(caller, Resolution):
+            return {**answers, **{key: caller for key in pending}}
+
+        # Round 1: which account's Access Grants instance holds each bucket.
+        buckets = {parse_s3_uri(target)[0] for target, _ in pending.values()}
+        owners = {
+            bucket: self._single_flight(
+                ("owner", region, caller.account, bucket),
+                lambda b=bucket: self._owner(boto_session, timeout, caller, b),
+                self._ttl,
+            )
+            for bucket in buckets
+        }
+        wait(owners.values(), timeout=max(deadline - self._clock(), 0))
+
+        # Round 2: GetDataAccess. Where one bucket has many locations for one permission, their
+        # common prefix is asked first: a grant that covers it covers every one of them, so one
+        # call stands for many. Whatever it does not settle is asked location by location.
+        ready: dict[tuple[str, str], tuple[str, str, str]] = {}  # key -> (target, permission, owner)
+        for key, (target, permission) in pending.items():
+            owner_future = owners[parse_s3_uri(target)[0]]
+            if not owner_future.done():
+                answers[key] = late
+                continue
+            owner = owner_future.result()
+            if isinstance(owner, Resolution):
+                answers[key] = owner
+            else:
+                ready[key] = (target, permission, owner)
+
+        def ask(target: str, permission: str, owner: str) -> Future[Any]:
+            return self._single_flight(
+                ("access", region, caller.arn, target, permission),
+                lambda: self._data_access(boto_session, timeout, owner, target, permission, audit_context),
+                self._ttl,
+            )
+
+        groups: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+        for key, (target, permission, owner) in ready.items():
+            if not self._is_cached(("access", region, caller.arn, target, permission)):
+                groups.setdefault((owner, parse_s3_uri(target)[0], permission), []).append(key)
+        probes = {}
+        for (owner, _bucket, permission), keys in groups.items():
+            if len(keys) >= GROUP_PROBE_MIN:
+                common = os.path.commonprefix([ready[k][0].rstrip("*") for k in keys]) + "*"
+                probes[common, permission] = (ask(common, permission, owner), keys)
+        wait([future for future, _keys in probes.values()], timeout=max(deadline - self._clock(), 0))
+        for (common, permission), (future, keys) in probes.items():
+            if future.done() and future.result().outcome == "granted":
+                for key in keys:
+                    answers[key] = future.result()
+                    target = ready.pop(key)[0]
+                    self._copy_cached(
+                        ("access", region, caller.arn, common, permission), ("access", region, caller.arn, target, permission)
+                    )
+
+        lookups = {key: ask(*ready[key]) for key in ready}
+        wait(lookups.values(), timeout=max(deadline - self._clock(), 0))
+        for key, future in lookups.items():
+            answers[key] = future.result() if future.done() else late
+        return answers
+
+    def _caller(self, boto_session: Any, timeout: float) -> Future[Any]:
+        with self._lock:
+            known = self._callers.get(boto_session)
+        if known is not None:
+            ready: Future[Any] = Future()
+            ready.set_result(known)
+            return ready
+
+        with self._lock:
+            generation = self._generation
+
+        def ask() -> Any:
+            try:
+                identity = self._client(boto_session, "sts", timeout).get_caller_identity()
+            except Exception as err:  # classified, never raised into the job
+                found = _classify(err, "GetCallerIdentity")
+                return Resolution("unknown", f"could not identify the caller: {found.reason}")
+            caller = _Caller(identity["Account"], identity["Arn"])
+            with self._lock:
+                if generation == self._generation:
+                    self._callers[boto_session] = caller
+            return caller
+
+        return self._single_flight(("caller", id(boto_session)), ask, lambda _v: 0.0)
+
+    def _owner(self, boto_session: Any, timeout: float, caller: _Caller, bucket: str) -> Any:
+        client = self._client(boto_session, "s3control", timeout)
+        try:
+            found = client.get_access_grants_instance_for_prefix(AccountId=caller.account, S3Prefix=f"s3://{bucket}/")
+        except Exception as err:
+            return _classify(err, "GetAccessGrantsInstanceForPrefix")
+        arn = found.get("AccessGrantsInstanceArn", "")
+        parts = arn.split(":")
+        return parts[4] if len(parts) > 5 and parts[4] else caller.account
+
+    def _data_access(
+        self, boto_session: Any, timeout: float, owner: str, target: str, permission: str, audit_context: str
+    ) -> Any:
+        client = self._client(boto_session, "s3control", timeout)
+        params: dict[str, Any] = {
+            "AccountId": owner,
+            "Target": target,
+            "Permission": permission,
+            "DurationSeconds": DURATION_SECONDS,
+            "Privilege": "Minimal",
+            "AuditContext": audit_context[:2048],
+        }
+        if not target.endswith("*"):
+            params["TargetType"] = "Object"
+        try:
+            response = client.get_data_access(**params)
+        except Exception as err:
+            return _classify(err, "GetDataAccess")
+        expiration = (response.get("Credentials") or {}).get("Expiration")
+        grantee = response.get("Grantee") or {}
+        resolution = Resolution(
+            "granted",
+            "grant matched" if grantee.get("GranteeType") != "IAM" else "grant to the IAM role matched",
+            grant_target=response.get("MatchedGrantTarget"),
+            grantee_type=grantee.get("GranteeType"),
+            instance_arn=response.get("MatchedInstanceArn"),
+        )
+        del response  # the credentials go no further than this frame
+        return _Expiring(resolution, expiration)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _ttl(self, value: Any) -> float:
+        """Seconds to keep an answer: grants until shortly before expiry, denials briefly, unknowns not."""
+        if isinstance(value, _Expiring):
+            expiration = value.expiration
+            if isinstance(expiration, datetime):
+                left = (expiration - datetime.now(timezone.utc)).total_seconds()
+            else:
+                left = float(DURATION_SECONDS)
+            return max(left - EXPIRY_MARGIN_SECONDS, 0.0)
+        if isinstance(value, Resolution):
+            return DENIED_SECONDS if value.outcome == "fallback" else 0.0
+        return DENIED_SECONDS * 60  # an owner account: buckets do not change hands often
+
+    def _is_cached(self, key: Hashable) -> bool:
+        with self._lock:
+            cached = self._cache.get(key)
+            return cached is not None and cached[0] > self._clock()
+
+    def _copy_cached(self, source: Hashable, destination: Hashable) -> None:
+        """Let ``destination`` be answered by what is cached for ``source``, for as long."""
+        with self._lock:
+            cached = self._cache.get(source)
+            if cached is not None:
+                self._cache[destination] = cached
+
+    def _single_flight(self, key: Hashable, work: Callable[[], Any], ttl: Callable[[Any], float]) -> Future[Any]:
+        """A future for ``key``: cached, already running, or started now in the pool."""
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] > self._clock():
+                ready: Future[Any] = Future()
+                ready.set_result(_plain(cached[1]))
+                return ready
+            running = self._inflight.get(key)
+            if running is not None:
+                return running
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._max_workers, thread_name_prefix="s3ag-preflight")
+            outer: Future[Any] = Future()
+            self._inflight[key] = outer
+            generation = self._generation
+
+        def run() -> None:
+            try:
+                value = work()
+            except BaseException as err:  # pragma: no cover - work() classifies its own errors
+                value = Resolution("unknown", f"internal error ({type(err).__name__})")
+                logger.debug("preflight step failed", exc_info=True)
+            seconds = ttl(value)
+            with self._lock:
+                if self._inflight.get(key) is outer:
+                    del self._inflight[key]
+                if seconds > 0 and generation == self._generation:
+                    self._cache[key] = (self._clock() + seconds, value)
+            outer.set_result(_plain(value))
+
+        self._pool.submit(run)
+        return outer
+
+    def _client(self, boto_session: Any, service: str, timeout: float) -> Any:
+        """This session's client for ``service``, made once (under the lock: boto3 sessions are not thread-safe)."""
+        from botocore.config import Config
+
+        key = (service, float(timeout))
+        with self._lock:
+            clients = self._clients.setdefault(boto_session, {})
+            client = clients.get(key)
+            if client is None:
+                config = Config(
+                    connect_timeout=min(float(timeout), 3.0),
+                    read_timeout=float(timeout),
+                    retries={"mode": "standard", "max_attempts": 3},
+                    max_pool_connections=self._max_workers,
+                )
+                client = boto_session.client(service, config=config)
+                if service == "s3control":
+                    client.meta.events.register("before-parse.s3-control.GetDataAccess", _scrub_credentials)
+                clients[key] = client
+            return client
+
+
+@dataclass(frozen=True)
+class _Expiring:
+    """A granted resolution with the expiry of the credentials that proved it (the expiry only)."""
+
+    resolution: Resolution
+    expiration: Any
+
+
+def _plain(value: Any) -> Any:
+    return value.resolution if isinstance(value, _Expiring) else value
+
+
+RESOLVER = AccessGrantsResolver()
+
+
+def audit_context(job_type: str, name: Optional[str]) -> str:
+    """The ``AuditContext`` CloudTrail shows for our ``GetDataAccess`` calls."""
+    return f"sagemaker-s3ag preflight for SageMaker {job_type} job {name or '(name pending)'}"
+
+
+def preflight_for(boto_session: Any, job_type: JobType, timeout: float) -> Callable[[Mapping[str, Any]], tuple[LocationOutcome, ...]]:
+    """The preflight of one job: request in, one outcome per S3 location out (via :data:`RESOLVER`)."""
+
+    def preflight(request: Mapping[str, Any]) -> tuple[LocationOutcome, ...]:
+        return RESOLVER.resolve(
+            boto_session,
+            s3_locations(request, job_type),
+            timeout=timeout,
+            audit_context=audit_context(job_type, job_name(request, job_type)),
+        )
+
+    return preflight
+
+
+def clear_cache() -> None:
+    """Forget every cached Access Grants answer (e.g. after a grant was added or removed)."""
+    RESOLVER.clear()

@@ -1,0 +1,94 @@
+"""Tags: the ``s3ag:`` record written onto each job, merged with the user's tags within AWS limits.
+
+Keys (all under the reserved prefix ``s3ag:``)::
+
+    s3ag:credentials           access-grants | iam-role | mixed | unknown
+    s3ag:identity-propagation  enabled | disabled
+    s3ag:adjustments           ids of the rules that changed the request, space separated, or none
+    s3ag:fallback              why some location falls back to the IAM role (when one does)
+    s3ag:launched-by           user (fit()/run() by hand) | pipeline (a SageMaker Pipelines step)
+    s3ag:version               sagemaker-s3ag's version
+
+SageMaker tag values may hold only letters, digits, spaces and ``_ . : / = + - @``, so lists are
+space separated (a comma would be refused by the API).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sagemaker_s3ag.core.findings import Finding
+
+PREFIX = "s3ag:"
+MAX_TAGS = 50
+MAX_VALUE = 256  # our keys are short constants, well within the 128 a key may have
+
+# The order in which our tags are kept when the user's tags leave too little room.
+KEYS = (
+    "s3ag:credentials",
+    "s3ag:identity-propagation",
+    "s3ag:adjustments",
+    "s3ag:fallback",
+    "s3ag:launched-by",
+    "s3ag:version",
+)
+_NOT_ALLOWED = re.compile(r"[^\w\s.:/=+\-@]")
+
+
+def tag_value(text: str) -> str:
+    """``text`` made safe as a SageMaker tag value: allowed characters only, at most 256 of them."""
+    cleaned = " ".join(_NOT_ALLOWED.sub(" ", text).split())
+    return cleaned if len(cleaned) <= MAX_VALUE else cleaned[: MAX_VALUE - 3].rstrip() + "..."
+
+
+def is_ours(tag: Mapping[str, Any]) -> bool:
+    """Whether a tag belongs to the ``s3ag:`` record."""
+    key = tag.get("Key")
+    return isinstance(key, str) and key.startswith(PREFIX)
+
+
+def merge_tags(
+    existing: Sequence[Mapping[str, Any]] | None, record: Mapping[str, str]
+) -> tuple[list[dict[str, Any]], list[Finding]]:
+    """The request's tags with our ``record`` added, as a new list.
+
+    * The user's tags are kept, in order, untouched; ``existing`` is not modified.
+    * A user tag under ``s3ag:`` is replaced by the fresh record (with a finding, so a warning names it).
+    * Never more than 50 tags: when the user's tags leave too little room, ours are kept in
+      :data:`KEYS` order and the rest are named in a finding.
+    """
+    findings: list[Finding] = []
+    users = [dict(tag) for tag in existing or () if not is_ours(tag)]
+    stale = sorted({str(tag.get("Key")) for tag in existing or () if is_ours(tag)})
+    if stale:
+        findings.append(
+            Finding(
+                "tags",
+                "replaced",
+                "Tags",
+                f"tag key{'s' if len(stale) > 1 else ''} {', '.join(stale)} belong{'' if len(stale) > 1 else 's'} "
+                "to sagemaker-s3ag's record and were replaced with this job's record",
+            )
+        )
+    ours = [{"Key": key, "Value": tag_value(record[key])} for key in KEYS if key in record]
+    room = max(MAX_TAGS - len(users), 0)
+    if room < len(ours):
+        left_out = [tag["Key"] for tag in ours[room:]]
+        findings.append(
+            Finding(
+                "tags",
+                "noted",
+                "Tags",
+                f"the job already has {len(users)} tags and SageMaker allows {MAX_TAGS}; not recorded on the "
+                f"job: {', '.join(left_out)} (the decision object still has them)",
+            )
+        )
+        ours = ours[:room]
+    return users + ours, findings
+
+
+def record_from_tags(tags: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """The ``s3ag:`` record among a job's tags (as ``ListTags`` returns them)."""
+    return {str(tag["Key"]): str(tag.get("Value", "")) for tag in tags if is_ours(tag)}
