@@ -32,12 +32,12 @@ from typing import Any
 import boto3
 
 from sagemaker_s3ag.core.decision import decide
-from sagemaker_s3ag.testing.access_grants import proxy_environment
 from sagemaker_s3ag.core.identity import IdentityPropagation
-from sagemaker_s3ag.core.preflight import AccessGrantsResolver, preflight_for
-from sagemaker_s3ag.core.rules import S3Location
+from sagemaker_s3ag.core.locations import S3Location
+from sagemaker_s3ag.core.preflight import AccessGrantsResolver, Preflight
 from sagemaker_s3ag.core.settings import Settings
 from sagemaker_s3ag.testing import ACCOUNT, AccessGrantsTable, FakeAccessGrantsServer
+from sagemaker_s3ag.testing.access_grants import proxy_environment
 
 BUCKET = "bench-data"
 _COUNTED = ("before-send.s3-control", "before-send.sts", "before-send.s3.HeadBucket")
@@ -127,11 +127,9 @@ def cpu_per_job(n: int, session: Any, repeats: int = 30) -> float:
     settings = Settings(on_fallback="allow")
     tip = IdentityPropagation(True, "benchmark")
     defaults = frozenset({"DebugHookConfig", "ProfilerConfig"})
-    preflight = preflight_for(session, "training", 30)
-
-    def once() -> None:
+    def once() -> None:  # a new job: a Preflight of its own, answered from the resolver's cache
         decide(request, "training", settings=settings, identity_propagation=tip, sdk_defaults=defaults,
-               preflight=preflight)
+               preflight=Preflight(session, 30))
 
     once()
     samples = []

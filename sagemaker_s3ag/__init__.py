@@ -17,8 +17,12 @@ SDK v3::
     trainer.train(input_data_config=[InputData(channel_name="train", data_source="s3://bucket/train/")])
     trainer.latest_decision
 
-``GrantAwareProcessor`` and ``grant_aware(cls)`` work on both. Importing this package is cheap:
-the SageMaker SDK is imported only when a grant-aware class is first used.
+``GrantAwareProcessor`` and ``grant_aware(cls)`` work on both. Importing this package is cheap: every
+name is imported when first used, and the SageMaker SDK only with a grant-aware class.
+
+The layers, each importing only those below it: ``cli`` (the ``s3ag`` command) → ``ops`` (describe,
+jobs, doctor, policy) and ``testing`` (the shipped test doubles) → ``sdk`` (the choke points, the
+grant-aware classes, ``patch()``) → ``core`` (rules, preflight, decisions; never the SDK).
 """
 
 from __future__ import annotations
@@ -26,90 +30,67 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from sagemaker_s3ag.core.decision import Decision
-from sagemaker_s3ag.ops.describe import JobRecord, describe_job
-from sagemaker_s3ag.ops.doctor import Check, doctor
-from sagemaker_s3ag.ops.jobs import list_jobs
-from sagemaker_s3ag.core.errors import (
-    ConsiderationError,
-    GrantAwareWarning,
-    GrantFallbackError,
-    JobRecordNotFound,
-    SageMakerS3agError,
-    UnsupportedSDKError,
-)
-from sagemaker_s3ag.core.findings import Finding
-from sagemaker_s3ag.sdk.common import grant_aware
-from sagemaker_s3ag.core.identity import IdentityPropagation, detect_identity_propagation
-from sagemaker_s3ag.sdk.patch import is_patched, patch, patched, unpatch
-from sagemaker_s3ag.ops.policy import access_grants_trust_policy, execution_role_policy
-from sagemaker_s3ag.core.rules import RULES, Rule, enforce
-from sagemaker_s3ag.core.settings import Settings
 from sagemaker_s3ag._version import __version__
 
-
-def clear_caches() -> None:
-    """Forget cached Access Grants answers and Studio domain look-ups.
-
-    Grants are cached until shortly before their credentials expire and denials for a minute;
-    call this after a grant was added or removed, or TIP was switched on the domain::
-
-        import sagemaker_s3ag
-        sagemaker_s3ag.clear_caches()
-    """
-    from sagemaker_s3ag.core.identity import clear_cache as clear_domains
-    from sagemaker_s3ag.core.preflight import clear_cache as clear_answers
-
-    clear_domains()
-    clear_answers()
-
-
 if TYPE_CHECKING:
+    from sagemaker_s3ag.core.decision import Decision
+    from sagemaker_s3ag.core.errors import (
+        ConsiderationError,
+        GrantAwareWarning,
+        GrantFallbackError,
+        JobRecordNotFound,
+        SageMakerS3agError,
+        UnsupportedSDKError,
+    )
+    from sagemaker_s3ag.core.findings import Finding
+    from sagemaker_s3ag.core.identity import IdentityPropagation, detect_identity_propagation
+    from sagemaker_s3ag.core.preflight import clear_caches
+    from sagemaker_s3ag.core.rules import RULES, Rule, enforce
+    from sagemaker_s3ag.core.settings import Settings
+    from sagemaker_s3ag.ops.describe import JobRecord, describe_job
+    from sagemaker_s3ag.ops.doctor import Check, doctor
+    from sagemaker_s3ag.ops.jobs import list_jobs
+    from sagemaker_s3ag.ops.policy import access_grants_trust_policy, execution_role_policy
+    from sagemaker_s3ag.sdk.factory import grant_aware
+    from sagemaker_s3ag.sdk.patch import is_patched, patch, patched, unpatch
+    from sagemaker_s3ag.sdk.processing import GrantAwareProcessor
     from sagemaker_s3ag.sdk.v2.mixins import GrantAwareEstimator
     from sagemaker_s3ag.sdk.v3.mixins import GrantAwareModelTrainer
-    from sagemaker_s3ag.sdk.processing import GrantAwareProcessor
 
+# Every public name, and the module that holds it.
 _LAZY = {
+    "Check": "sagemaker_s3ag.ops.doctor",
+    "ConsiderationError": "sagemaker_s3ag.core.errors",
+    "Decision": "sagemaker_s3ag.core.decision",
+    "Finding": "sagemaker_s3ag.core.findings",
     "GrantAwareEstimator": "sagemaker_s3ag.sdk.v2.mixins",  # SDK v2 only
     "GrantAwareModelTrainer": "sagemaker_s3ag.sdk.v3.mixins",  # SDK v3 only
     "GrantAwareProcessor": "sagemaker_s3ag.sdk.processing",
+    "GrantAwareWarning": "sagemaker_s3ag.core.errors",
+    "GrantFallbackError": "sagemaker_s3ag.core.errors",
+    "IdentityPropagation": "sagemaker_s3ag.core.identity",
+    "JobRecord": "sagemaker_s3ag.ops.describe",
+    "JobRecordNotFound": "sagemaker_s3ag.core.errors",
+    "RULES": "sagemaker_s3ag.core.rules",
+    "Rule": "sagemaker_s3ag.core.rules",
+    "SageMakerS3agError": "sagemaker_s3ag.core.errors",
+    "Settings": "sagemaker_s3ag.core.settings",
+    "UnsupportedSDKError": "sagemaker_s3ag.core.errors",
+    "access_grants_trust_policy": "sagemaker_s3ag.ops.policy",
+    "clear_caches": "sagemaker_s3ag.core.preflight",
+    "describe_job": "sagemaker_s3ag.ops.describe",
+    "detect_identity_propagation": "sagemaker_s3ag.core.identity",
+    "doctor": "sagemaker_s3ag.ops.doctor",
+    "enforce": "sagemaker_s3ag.core.rules",
+    "execution_role_policy": "sagemaker_s3ag.ops.policy",
+    "grant_aware": "sagemaker_s3ag.sdk.factory",
+    "is_patched": "sagemaker_s3ag.sdk.patch",
+    "list_jobs": "sagemaker_s3ag.ops.jobs",
+    "patch": "sagemaker_s3ag.sdk.patch",
+    "patched": "sagemaker_s3ag.sdk.patch",
+    "unpatch": "sagemaker_s3ag.sdk.patch",
 }
-
-# Every public name; ``__all__`` is this without the other SDK major's names, worked out on first
-# use (``from sagemaker_s3ag import *``), so that importing the package reads no package metadata.
-_PUBLIC = [
-    "Check",
-    "ConsiderationError",
-    "Decision",
-    "Finding",
-    "GrantAwareEstimator",
-    "GrantAwareModelTrainer",
-    "GrantAwareProcessor",
-    "GrantAwareWarning",
-    "GrantFallbackError",
-    "IdentityPropagation",
-    "JobRecord",
-    "JobRecordNotFound",
-    "RULES",
-    "Rule",
-    "SageMakerS3agError",
-    "Settings",
-    "UnsupportedSDKError",
-    "__version__",
-    "access_grants_trust_policy",
-    "clear_caches",
-    "describe_job",
-    "detect_identity_propagation",
-    "doctor",
-    "enforce",
-    "execution_role_policy",
-    "grant_aware",
-    "is_patched",
-    "list_jobs",
-    "patch",
-    "patched",
-    "unpatch",
-]
+_PUBLIC = sorted([*_LAZY, "__version__"])
 
 
 def _this_major(names: list[str]) -> list[str]:
@@ -121,18 +102,17 @@ def _this_major(names: list[str]) -> list[str]:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "__all__":
+    if name == "__all__":  # worked out on first use: importing the package reads no package metadata
         value: Any = _this_major(_PUBLIC)
-        globals()["__all__"] = value
-        return value
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sagemaker_s3ag' has no attribute {name!r}")
-    from sagemaker_s3ag.sdk.installed import MAJOR_ONLY, major, wrong_major
+    else:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'sagemaker_s3ag' has no attribute {name!r}")
+        from sagemaker_s3ag.sdk.installed import MAJOR_ONLY, major, wrong_major
 
-    if name in MAJOR_ONLY and MAJOR_ONLY[name][0] != major():
-        raise wrong_major(name)
-    value = getattr(importlib.import_module(module), name)
+        if name in MAJOR_ONLY and MAJOR_ONLY[name][0] != major():
+            raise wrong_major(name)
+        value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

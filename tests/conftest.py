@@ -19,9 +19,9 @@ import pytest
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
 from sagemaker_s3ag import GrantAwareWarning, __version__, clear_caches, unpatch  # noqa: E402
-from sagemaker_s3ag.sdk.installed import major  # noqa: E402
 from sagemaker_s3ag.core.identity import ENV_VARS, METADATA_FILE_ENV  # noqa: E402
 from sagemaker_s3ag.core.preflight import clear_cache as clear_preflight_cache  # noqa: E402
+from sagemaker_s3ag.sdk.installed import major  # noqa: E402
 from sagemaker_s3ag.testing import (  # noqa: E402
     ACCOUNT,
     BUCKET,
@@ -433,17 +433,29 @@ def current(module_name: str, path: str) -> object:
     return vars(getattr(importlib.import_module(module_name), class_name))[attribute]
 
 
-def count_steps(monkeypatch, modules, names) -> dict[str, int]:
-    """Count the calls of each function ``names`` in ``modules`` (where a module has it), by name."""
-    counts = {name: 0 for name in names}
-    for module in modules:
-        for name in counts:
-            if hasattr(module, name):
-                original = getattr(module, name)
+@pytest.fixture
+def steps(monkeypatch):
+    """How many times a job was checked before upload and settled at the choke point, by step and job type.
 
-                def counting(*args, __name=name, __original=original, **kwargs):
-                    counts[__name] += 1
-                    return __original(*args, **kwargs)
+    Once each per job, whichever way it is launched (``{"check training": 1, "settle training": 1}``).
+    """
+    from collections import Counter
 
-                monkeypatch.setattr(module, name, counting)
+    from sagemaker_s3ag.sdk import choke, common
+
+    counts: Counter[str] = Counter()
+
+    def count(module, name, label, job_type_at):
+        # Compiled as if it were the package's own code, so a warning still points at the test's line.
+        namespace = {"__name__": "sagemaker_s3ag.counting", "counts": counts, "original": getattr(module, name)}
+        exec(
+            "def counting(*args, **kwargs):\n"
+            f"    counts['{label} ' + str(args[{job_type_at}])] += 1\n"
+            "    return original(*args, **kwargs)\n",
+            namespace,
+        )
+        monkeypatch.setattr(module, name, namespace["counting"])
+
+    count(common, "early_check", "check", 1)
+    count(choke, "settle", "settle", 2)
     return counts

@@ -17,9 +17,9 @@ from conftest import ACCOUNT, IMAGE, ROLE, SDK_MAJOR, train_job
 
 import sagemaker_s3ag.cli.main as cli
 from sagemaker_s3ag import GrantAwareProcessor
-from sagemaker_s3ag.sdk.installed import installed_version
 from sagemaker_s3ag.core.identity import METADATA_FILE_ENV
 from sagemaker_s3ag.core.preflight import clear_cache as clear_preflight_cache
+from sagemaker_s3ag.sdk.installed import installed_version
 from sagemaker_s3ag.testing import AccessGrantsTable, PolicySimulator, install_access_grants
 
 COMMON = dict(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge")
@@ -48,7 +48,7 @@ def table_rows(text: str) -> list[tuple[str, ...]]:
     for line in lines[1:]:
         if not line:
             break  # the blank line before the summary
-        cells = [line[a:b].strip() for a, b in zip(starts, starts[1:] + [None])]
+        cells = [line[a:b].strip() for a, b in zip(starts, starts[1:] + [None], strict=False)]
         rows.append(tuple(cells))
     return rows
 

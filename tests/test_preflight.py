@@ -5,16 +5,15 @@ from __future__ import annotations
 import boto3
 import pytest
 
+from sagemaker_s3ag.core.locations import S3Location, s3_locations
+from sagemaker_s3ag.core.outcomes import credentials_verdict, fallback_summary
 from sagemaker_s3ag.core.preflight import (
     DENIED_SECONDS,
     DURATION_SECONDS,
     EXPIRY_MARGIN_SECONDS,
     AccessGrantsResolver,
-    credentials_verdict,
-    fallback_summary,
     target_for,
 )
-from sagemaker_s3ag.core.rules import S3Location, s3_locations
 from sagemaker_s3ag.testing import AccessGrantsTable, install_access_grants
 
 OTHER_ACCOUNT = "210987654321"
@@ -256,14 +255,14 @@ def test_few_locations_are_asked_directly(boto_session, table):
     ],
 )
 def test_verdicts(kinds, verdict):
-    from sagemaker_s3ag.core.preflight import LocationOutcome
+    from sagemaker_s3ag.core.outcomes import LocationOutcome
 
     outcomes = [LocationOutcome(f"s3://bk1/{k}/", "READ", k, k) for k in sorted(kinds)]
     assert credentials_verdict(outcomes) == verdict
 
 
 def test_pipeline_executions_lose_user_and_group_grants():
-    from sagemaker_s3ag.core.preflight import LocationOutcome, as_pipeline_execution
+    from sagemaker_s3ag.core.outcomes import LocationOutcome, as_pipeline_execution
 
     outcomes = (
         LocationOutcome("s3://bk1/a/", "READ", "granted", "grant matched", grant_target="s3://bk1/a/*", grantee_type="DIRECTORY_USER"),

@@ -9,8 +9,8 @@ import time
 import pytest
 from conftest import new_boto_session
 
+from sagemaker_s3ag.core.locations import S3Location
 from sagemaker_s3ag.core.preflight import AccessGrantsResolver
-from sagemaker_s3ag.core.rules import S3Location
 
 TRAIN = S3Location("InputDataConfig[train]", "READ", "s3://data/train/")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 
 import pytest
+from rule_requests import summary, training
 
 from sagemaker_s3ag import ConsiderationError, enforce
 from sagemaker_s3ag.core.rules import RULES_BY_ID, RuleContext
-from rule_requests import training, summary
 
 RULE = RULES_BY_ID["debugger"]
 

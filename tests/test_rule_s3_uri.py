@@ -10,11 +10,11 @@ import copy
 import dataclasses
 
 import pytest
+from rule_requests import pipeline_value, summary
 
 import sagemaker_s3ag.core.rules as rules_module
 from sagemaker_s3ag import ConsiderationError, enforce
 from sagemaker_s3ag.core.rules import RULES, RULES_BY_ID, Rule, RuleContext
-from rule_requests import pipeline_value, summary
 
 RULE = RULES_BY_ID["s3-uri"]
 CHANNEL_URI = "InputDataConfig[train].DataSource.S3DataSource.S3Uri"

@@ -243,7 +243,7 @@ def check_training_fix(original, fixed, replacement):
     # (a) channels: same count, names, order, URIs; only InputMode may differ
     before, after = original.get("InputDataConfig", []), fixed.get("InputDataConfig", [])
     assert [c["ChannelName"] for c in after] == [c["ChannelName"] for c in before]
-    for old, new in zip(before, after):
+    for old, new in zip(before, after, strict=False):
         assert {k: v for k, v in new.items() if k != "InputMode"} == {k: v for k, v in old.items() if k != "InputMode"}
         assert new["DataSource"] == old["DataSource"]
         if is_s3(old):
@@ -275,7 +275,7 @@ def check_processing_fix(original, fixed):
             assert fixed[key] == value, key
     before, after = original["ProcessingInputs"], fixed["ProcessingInputs"]
     assert [i["InputName"] for i in after] == [i["InputName"] for i in before]
-    for old, new in zip(before, after):
+    for old, new in zip(before, after, strict=False):
         assert {k: v for k, v in new.items() if k != "S3Input"} == {k: v for k, v in old.items() if k != "S3Input"}
         old_s3, new_s3 = old["S3Input"], new["S3Input"]
         assert {k: v for k, v in new_s3.items() if k != "S3InputMode"} == {

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import SDK_MAJOR
 
-from sagemaker_s3ag.core.identity import ENV_VARS, METADATA_FILE_ENV
 from sagemaker_s3ag.cli.run import BOOTSTRAP_DIR, SETTINGS_ENV
+from sagemaker_s3ag.core.identity import ENV_VARS, METADATA_FILE_ENV
 
 S3AG = [sys.executable, "-m", "sagemaker_s3ag.cli.main"]
 # v2 also switches Debugger and Profiler on by default; v3 does not.

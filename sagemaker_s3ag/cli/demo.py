@@ -45,8 +45,8 @@ def _v2_jobs(session: Any, bucket: str, image: str, common: dict[str, Any]) -> _
     from sagemaker.inputs import TrainingInput
     from sagemaker.processing import ProcessingInput, ProcessingOutput
 
-    from sagemaker_s3ag.sdk.v2.mixins import GrantAwareEstimator
     from sagemaker_s3ag.sdk.processing import GrantAwareProcessor
+    from sagemaker_s3ag.sdk.v2.mixins import GrantAwareEstimator
 
     def estimator(**extra: Any) -> Any:
         return GrantAwareEstimator(image_uri=image, output_path=f"s3://{bucket}/models/", sagemaker_session=session, **common, **extra)
@@ -90,8 +90,8 @@ def _v3_jobs(session: Any, bucket: str, image: str, common: dict[str, Any]) -> _
     )
     from sagemaker.core.training.configs import Compute, InputData
 
-    from sagemaker_s3ag.sdk.v3.mixins import GrantAwareModelTrainer
     from sagemaker_s3ag.sdk.processing import GrantAwareProcessor
+    from sagemaker_s3ag.sdk.v3.mixins import GrantAwareModelTrainer
 
     settings = {k: v for k, v in common.items() if k not in ("instance_count", "instance_type", "role")}
 
@@ -153,9 +153,9 @@ def run_demo(out: TextIO, region: str = "us-east-1") -> int:
     logging.getLogger("sagemaker_s3ag").setLevel(logging.WARNING)  # the decision tables say it all
 
     from sagemaker_s3ag import ConsiderationError, GrantAwareWarning, GrantFallbackError, clear_caches, describe_job
-    from sagemaker_s3ag.testing.emulator import BUCKET, IMAGE, ROLE, emulated_session
-    from sagemaker_s3ag.testing.access_grants import AccessGrantsTable, install_access_grants
     from sagemaker_s3ag.sdk.installed import V3, installed_version, major
+    from sagemaker_s3ag.testing.access_grants import AccessGrantsTable, install_access_grants
+    from sagemaker_s3ag.testing.emulator import BUCKET, IMAGE, ROLE, emulated_session
 
     def step(title: str, action: Callable[[], Any]) -> Any:
         out.write(f"\n== {title}\n")

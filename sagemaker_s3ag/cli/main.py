@@ -22,9 +22,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Optional, TextIO
 
+from sagemaker_s3ag._version import __version__
 from sagemaker_s3ag.core.decision import CREDENTIALS
 from sagemaker_s3ag.core.rules import RULES
-from sagemaker_s3ag._version import __version__
 
 
 def rules_markdown() -> str:
@@ -86,7 +86,7 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
     """A plain text table, columns as wide as their widest cell (the last one runs free)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)] + [row[-1]]
         out.write("  ".join(cells).rstrip() + "\n")
 
 

@@ -15,16 +15,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
+from sagemaker_s3ag._version import __version__
 from sagemaker_s3ag.core.errors import ConsiderationError, warn
 from sagemaker_s3ag.core.fallback import check_fallback
 from sagemaker_s3ag.core.findings import Finding
 from sagemaker_s3ag.core.identity import IdentityPropagation
-from sagemaker_s3ag.core.preflight import LocationOutcome, as_pipeline_execution, credentials_verdict, fallback_summary
+from sagemaker_s3ag.core.outcomes import LocationOutcome, as_pipeline_execution, credentials_verdict, fallback_summary
 from sagemaker_s3ag.core.request import JobType, Request, copy_request, job_name
 from sagemaker_s3ag.core.rules import enforce
 from sagemaker_s3ag.core.settings import Settings
 from sagemaker_s3ag.core.tags import merge_tags
-from sagemaker_s3ag._version import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,8 @@ class Decision:
 
     Attributes:
         job_type: ``"training"`` or ``"processing"``.
-        job_name: the job's name (``None`` until the SDK names it).
+        job_name: the job's name (``None`` until the SDK names it; a pipeline step's job is named
+            only when the pipeline runs).
         identity_propagation: whether TIP was on, and where that was read.
         findings: what the rules found, changed or refused, in rule order.
         credentials: ``"access-grants"``, ``"iam-role"``, ``"mixed"`` or ``"unknown"``: which
@@ -48,6 +49,7 @@ class Decision:
         fallback_warning: the ``on_fallback="warn"`` warning text, when one is due.
         refused: ``True`` for a plan the rules refuse (``plan()`` returns it instead of raising).
         planned: ``True`` for what ``plan()`` returns: nothing was launched.
+        step: the SageMaker Pipelines step this job is, when it is one.
     """
 
     job_type: JobType
@@ -61,6 +63,14 @@ class Decision:
     fallback_warning: Optional[str] = field(default=None, repr=False)
     refused: bool = False
     planned: bool = False
+    step: Optional[str] = None
+
+    @property
+    def label(self) -> str:
+        """How the job is named in messages: its name, its pipeline step, or ``(not yet named)``."""
+        if self.job_name:
+            return self.job_name
+        return f"(pipeline step {self.step})" if self.step else "(not yet named)"
 
     @property
     def adjustments(self) -> tuple[str, ...]:
@@ -73,7 +83,7 @@ class Decision:
 
     def __str__(self) -> str:
         lines = [
-            f"sagemaker-s3ag {'plan' if self.planned else 'decision'} for {self.job_type} job {self.job_name or '(not yet named)'}",
+            f"sagemaker-s3ag {'plan' if self.planned else 'decision'} for {self.job_type} job {self.label}",
             f"  identity propagation: {self.identity_propagation.label} ({self.identity_propagation.source})",
             f"  credentials:          {self.credentials}",
             f"  adjustments:          {' '.join(self.adjustments) or 'none'}",
@@ -106,7 +116,7 @@ class Decision:
     def _repr_html_(self) -> str:
         esc = html.escape
         head = (
-            f"<b>sagemaker-s3ag {'plan' if self.planned else 'decision'}</b> · {esc(self.job_type)} job <code>{esc(self.job_name or '(not yet named)')}</code>"
+            f"<b>sagemaker-s3ag {'plan' if self.planned else 'decision'}</b> · {esc(self.job_type)} job <code>{esc(self.label)}</code>"
             f"<br>identity propagation: <b>{esc(self.identity_propagation.label)}</b> "
             f"<small>({esc(self.identity_propagation.source)})</small>"
             f" · credentials: <b>{esc(self.credentials)}</b>"
@@ -138,7 +148,8 @@ class Decision:
         return f"<div>{head}{table}{places}{tags}</div>"
 
 
-Preflight = Callable[[Request], Sequence[LocationOutcome]]
+# (request, job type, name for the AuditContext) -> one outcome per S3 location: core.preflight.Preflight
+Preflight = Callable[[Request, JobType, Optional[str]], Sequence[LocationOutcome]]
 
 
 def decide(
@@ -150,6 +161,7 @@ def decide(
     sdk_defaults: frozenset[str] = frozenset(),
     preflight: Optional[Preflight] = None,
     pipeline: bool = False,
+    step: Optional[str] = None,
 ) -> tuple[Request, Decision]:
     """The request to send and the decision, from the request the SDK built.
 
@@ -157,14 +169,16 @@ def decide(
     given) says per S3 location whether the job will use the user's grant, and ``on_fallback`` is
     applied. With TIP off only the ``s3ag:`` tags are added. Warnings are left to :func:`announce`.
 
-    ``pipeline=True`` marks a SageMaker Pipelines step: its job runs in a pipeline execution, which
-    carries no user identity, so grants to directory users and groups count as fallbacks.
+    ``pipeline=True`` marks a SageMaker Pipelines job: it runs in a pipeline execution, which
+    carries no user identity, so grants to directory users and groups count as fallbacks. ``step``
+    names the pipeline step (its job has no name yet).
 
     Raises:
         ConsiderationError: the job breaks a rule that cannot be fixed, or ``on_violation="error"``.
         GrantFallbackError: ``on_fallback="deny"`` and some location would not use a grant.
     """
     name = job_name(request, job_type)
+    label = name or (f"(pipeline step {step})" if step else "(unnamed)")
     outcomes: tuple[LocationOutcome, ...] = ()
     warning = None
     extra: dict[str, str] = {}
@@ -178,14 +192,14 @@ def decide(
         )
         verdict = "unknown"
         if preflight is not None:
-            outcomes = tuple(preflight(fixed))
+            outcomes = tuple(preflight(fixed, job_type, name or (f"pipeline step {step}" if step else None)))
             if pipeline:
                 outcomes = as_pipeline_execution(outcomes)
             verdict = credentials_verdict(outcomes)
             summary = fallback_summary(outcomes)
             if summary:
                 extra["s3ag:fallback"] = summary
-            warning = check_fallback(outcomes, settings.on_fallback, f"{job_type} job {name or '(unnamed)'}")
+            warning = check_fallback(outcomes, settings.on_fallback, f"{job_type} job {label}")
     else:
         fixed, findings = copy_request(request), []
         verdict = "iam-role"
@@ -211,6 +225,7 @@ def decide(
         tags=ours,
         locations=outcomes,
         fallback_warning=warning,
+        step=step,
     )
     return fixed, decision
 
@@ -224,6 +239,7 @@ def plan(
     sdk_defaults: frozenset[str] = frozenset(),
     preflight: Optional[Preflight] = None,
     pipeline: bool = False,
+    step: Optional[str] = None,
 ) -> Decision:
     """:func:`decide` for a job not launched yet: a refusal comes back as a ``refused`` decision."""
     try:
@@ -235,14 +251,20 @@ def plan(
             sdk_defaults=sdk_defaults,
             preflight=preflight,
             pipeline=pipeline,
+            step=step,
         )[1]
         return replace(decision, planned=True)
     except ConsiderationError as err:
-        return replace(refused_decision(request, job_type, identity_propagation, err), planned=True)
+        return replace(refused_decision(request, job_type, identity_propagation, err, step=step), planned=True)
 
 
 def refused_decision(
-    request: Mapping[str, Any], job_type: JobType, identity_propagation: IdentityPropagation, err: ConsiderationError
+    request: Mapping[str, Any],
+    job_type: JobType,
+    identity_propagation: IdentityPropagation,
+    err: ConsiderationError,
+    *,
+    step: Optional[str] = None,
 ) -> Decision:
     """The decision for a job the rules (or ``on_fallback="deny"``) refused: nothing was sent."""
     return Decision(
@@ -253,6 +275,7 @@ def refused_decision(
         credentials="unknown",
         record={},
         refused=True,
+        step=step,
     )
 
 
@@ -263,7 +286,7 @@ def announce(decision: Decision) -> None:
         if finding.explicit and finding.action != "refused":
             by_rule.setdefault(finding.rule, []).append(finding)
         else:
-            logger.info("%s job %s: %s", decision.job_type, decision.job_name, finding)
+            logger.info("%s job %s: %s", decision.job_type, decision.label, finding)
     for rule, findings in by_rule.items():
         if len(findings) == 1:
             warn(str(findings[0]))

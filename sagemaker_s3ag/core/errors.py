@@ -21,6 +21,7 @@ notebook can react without parsing messages::
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -97,8 +98,6 @@ _LIBRARY_MODULES = ("sagemaker", "sagemaker_s3ag", "wrapt", "botocore", "boto3",
 
 def warn(message: str) -> None:
     """Issue a :class:`GrantAwareWarning` that points at the user's own line (the ``fit()`` call)."""
-    import sys
-
     frame = sys._getframe(1)  # our caller; warnings.warn's stacklevel counts from warn() itself
     level = 2
     while frame is not None and (frame.f_globals.get("__name__") or "").split(".")[0] in _LIBRARY_MODULES:

@@ -13,7 +13,7 @@ from typing import Optional
 
 from sagemaker_s3ag.core.errors import GrantFallbackError
 from sagemaker_s3ag.core.findings import Finding
-from sagemaker_s3ag.core.preflight import LocationOutcome
+from sagemaker_s3ag.core.outcomes import LocationOutcome
 
 
 def _listing(outcomes: Sequence[LocationOutcome]) -> str:

@@ -31,18 +31,18 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, MutableMapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
+from sagemaker_s3ag.core.identity import clear_cache as clear_domains
+from sagemaker_s3ag.core.locations import S3Location, s3_locations
+from sagemaker_s3ag.core.outcomes import LocationOutcome, Outcome
 from sagemaker_s3ag.core.request import JobType, is_unresolved, job_name, parse_s3_uri, show
-from sagemaker_s3ag.core.rules import S3Location, s3_locations
 
 logger = logging.getLogger(__name__)
-
-Outcome = Literal["granted", "fallback", "unknown"]
 
 DURATION_SECONDS = 900  # the shortest GetDataAccess allows
 MAX_WORKERS = 64
@@ -66,33 +66,6 @@ class Resolution:
     instance_arn: Optional[str] = None
 
 
-@dataclass(frozen=True)
-class LocationOutcome:
-    """The preflight's answer for one S3 location of a job.
-
-    Attributes:
-        uri: the location as the request has it.
-        permission: ``READ``, ``WRITE`` or ``READWRITE``.
-        outcome: ``granted``, ``fallback`` or ``unknown``.
-        reason: a few words, e.g. ``"no matching grant"``.
-        places: where in the request the location appears.
-        grant_target, grantee_type, instance_arn: the matched grant, when granted.
-    """
-
-    uri: str
-    permission: str
-    outcome: Outcome
-    reason: str
-    places: tuple[str, ...] = ()
-    grant_target: Optional[str] = None
-    grantee_type: Optional[str] = None
-    instance_arn: Optional[str] = None
-
-    def __str__(self) -> str:
-        grant = f" (grant {self.grant_target}, {self.grantee_type})" if self.grant_target else ""
-        return f"{self.outcome:<8} {self.permission:<9} {self.uri}: {self.reason}{grant}"
-
-
 @functools.lru_cache(maxsize=4096)
 def target_for(uri: str, kind: str) -> str:
     """The ``GetDataAccess`` target of a location: a prefix gets ``*``, a manifest object does not."""
@@ -101,54 +74,6 @@ def target_for(uri: str, kind: str) -> str:
         return f"s3://{bucket}/{key}"
     base = f"s3://{bucket}/{key}"
     return base if base.endswith("*") else base + "*"
-
-
-def credentials_verdict(outcomes: Iterable[LocationOutcome]) -> str:
-    """``access-grants`` / ``iam-role`` / ``mixed`` / ``unknown`` for a job's locations."""
-    kinds = {o.outcome for o in outcomes}
-    if "unknown" in kinds:
-        return "unknown"
-    if kinds == {"granted"}:
-        return "access-grants"
-    if "granted" in kinds:
-        return "mixed"
-    return "iam-role"  # every location falls back, or the job touches no S3 location at all
-
-
-_USER_GRANTEES = ("DIRECTORY_USER", "DIRECTORY_GROUP")
-
-
-def as_pipeline_execution(outcomes: Iterable[LocationOutcome]) -> tuple[LocationOutcome, ...]:
-    """The outcomes as a pipeline execution will meet them: without the user's identity.
-
-    AWS keeps a user's identity for jobs started by hand in Studio (user background sessions), not
-    for automated or scheduled workflows such as pipeline executions. A grant to a directory user
-    or group then does not apply; a grant to the IAM role still does.
-    """
-    return tuple(
-        replace(
-            o,
-            outcome="fallback",
-            reason=f"pipeline executions carry no user identity (the grant is to a {o.grantee_type.lower().replace('_', ' ')})",
-            grant_target=None,
-            grantee_type=None,
-            instance_arn=None,
-        )
-        if o.outcome == "granted" and o.grantee_type in _USER_GRANTEES
-        else o
-        for o in outcomes
-    )
-
-
-def fallback_summary(outcomes: Sequence[LocationOutcome]) -> Optional[str]:
-    """A short text for the ``s3ag:fallback`` tag, e.g. ``fallback 2/3: no matching grant``."""
-    parts = []
-    for kind in ("fallback", "unknown"):
-        hits = [o for o in outcomes if o.outcome == kind]
-        if hits:
-            reasons = " / ".join(dict.fromkeys(o.reason for o in hits))
-            parts.append(f"{kind} {len(hits)}/{len(outcomes)}: {reasons}")
-    return " - ".join(parts) or None
 
 
 def _scrub_credentials(response_dict: dict[str, Any], **_: Any) -> None:
@@ -210,6 +135,7 @@ class AccessGrantsResolver:
     def __init__(self, *, max_workers: int = MAX_WORKERS, clock: Callable[[], float] = time.monotonic) -> None:
         self._max_workers = max_workers
         self._clock = clock
+        self.clock = clock
         self._lock = threading.Lock()
         self._pool: Optional[ThreadPoolExecutor] = None
         self._cache: dict[Hashable, tuple[float, Any]] = {}
@@ -227,9 +153,17 @@ class AccessGrantsResolver:
         *,
         timeout: float,
         audit_context: str,
+        deadline: Optional[float] = None,
+        memo: Optional[MutableMapping[tuple[str, str], Resolution]] = None,
     ) -> tuple[LocationOutcome, ...]:
-        """Outcomes for ``locations``, in first-seen order of (URI, permission), within ``timeout`` seconds."""
-        deadline = self._clock() + timeout
+        """Outcomes for ``locations``, in first-seen order of (URI, permission), within ``timeout`` seconds.
+
+        ``deadline`` (on this resolver's clock) ends the wait sooner; ``memo`` holds answers already
+        given to this job, by (target, permission): they are reused, unknowns included, and new
+        answers are added to it.
+        """
+        if deadline is None:
+            deadline = self._clock() + timeout
         groups: dict[tuple[str, str], tuple[Any, list[str], Optional[str]]] = {}
         for where, permission, uri, kind in locations:
             if uri is None:
@@ -255,8 +189,16 @@ class AccessGrantsResolver:
             else:
                 pending[(label, permission)] = (target, permission)
 
+        if memo is not None:
+            for key, question in list(pending.items()):
+                if question in memo:
+                    answers[key] = memo[question]
+                    del pending[key]
         if pending:
-            answers.update(self._resolve_targets(boto_session, pending, deadline, timeout, audit_context))
+            asked = self._resolve_targets(boto_session, dict(pending), deadline, timeout, audit_context)
+            answers.update(asked)
+            if memo is not None:
+                memo.update((pending[key], answer) for key, answer in asked.items())
 
         outcomes = []
         for (label, permission), (_uri, places, _target) in groups.items():
@@ -544,20 +486,62 @@ def audit_context(job_type: str, name: Optional[str]) -> str:
     return f"sagemaker-s3ag preflight for SageMaker {job_type} job {name or '(name pending)'}"
 
 
-def preflight_for(boto_session: Any, job_type: JobType, timeout: float) -> Callable[[Mapping[str, Any]], tuple[LocationOutcome, ...]]:
-    """The preflight of one job: request in, one outcome per S3 location out (via :data:`RESOLVER`)."""
+class Preflight:
+    """One job's preflight: a budget of ``timeout`` seconds of waiting, and every answer it was given.
 
-    def preflight(request: Mapping[str, Any]) -> tuple[LocationOutcome, ...]:
-        return RESOLVER.resolve(
-            boto_session,
-            s3_locations(request, job_type),
-            timeout=timeout,
-            audit_context=audit_context(job_type, job_name(request, job_type)),
-        )
+    Whatever asks for the job (the check before anything is uploaded, the choke point that sees the
+    final request) asks through the same ``Preflight``: a location is asked about once, an answer
+    that came back ``unknown`` stays so, and all the asking together waits at most ``timeout``
+    seconds, however long the SDK spends uploading in between::
 
-    return preflight
+        preflight = Preflight(sagemaker_session.boto_session, timeout=5.0)
+        outcomes = preflight(request, "training")
+    """
+
+    def __init__(self, boto_session: Any, timeout: float, *, resolver: Optional[AccessGrantsResolver] = None) -> None:
+        self.boto_session = boto_session
+        self.timeout = timeout
+        self._resolver = resolver
+        self._left = float(timeout)
+        self._answers: dict[tuple[str, str], Resolution] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Mapping[str, Any], job_type: JobType, label: Optional[str] = None) -> tuple[LocationOutcome, ...]:
+        """One outcome per S3 location of ``request``; ``label`` names the job in the ``AuditContext``."""
+        resolver = self._resolver or RESOLVER
+        with self._lock:
+            started = resolver.clock()
+            try:
+                return resolver.resolve(
+                    self.boto_session,
+                    s3_locations(request, job_type),
+                    timeout=self.timeout,
+                    deadline=started + self._left,
+                    audit_context=audit_context(job_type, label or job_name(request, job_type)),
+                    memo=self._answers,
+                )
+            finally:
+                self._left = max(self._left - (resolver.clock() - started), 0.0)
+
+    @property
+    def seconds_left(self) -> float:
+        """How much of the budget is left."""
+        return self._left
 
 
 def clear_cache() -> None:
     """Forget every cached Access Grants answer (e.g. after a grant was added or removed)."""
+    RESOLVER.clear()
+
+
+def clear_caches() -> None:
+    """Forget cached Access Grants answers and Studio domain look-ups.
+
+    Grants are cached until shortly before their credentials expire and denials for a minute;
+    call this after a grant was added or removed, or TIP was switched on the domain::
+
+        import sagemaker_s3ag
+        sagemaker_s3ag.clear_caches()
+    """
+    clear_domains()
     RESOLVER.clear()

@@ -38,17 +38,33 @@ def copy_request(value: Any) -> Any:
     return value
 
 
+def is_expression(value: Any) -> bool:
+    """Whether a value is a pipeline expression as a definition spells it: ``{"Get": ...}``, ``{"Std:Join": ...}``."""
+    if not isinstance(value, Mapping) or len(value) != 1:
+        return False
+    key = next(iter(value))
+    return isinstance(key, str) and (key == "Get" or key.startswith("Std:"))
+
+
 def is_unresolved(value: Any) -> bool:
-    """Whether a value is only known when a pipeline runs (a parameter, property or expression)."""
-    return value is not None and not isinstance(value, (str, int, float, bool, dict, list))
+    """Whether a value is only known when a pipeline runs (a parameter, property or expression).
+
+    SDK objects (``ParameterString``, step properties, ``Join``) before a definition is built, or
+    their JSON form (:func:`is_expression`) after.
+    """
+    if value is None or isinstance(value, (str, int, float, bool, list)):
+        return False
+    return is_expression(value) if isinstance(value, dict) else True
 
 
 def show(value: Any) -> str:
     """A short, safe text for a request value in a message."""
     if is_unresolved(value):
-        expr = getattr(value, "expr", None)
-        if isinstance(expr, Mapping) and "Get" in expr:
+        expr = value if isinstance(value, Mapping) else getattr(value, "expr", None)
+        if isinstance(expr, Mapping) and isinstance(expr.get("Get"), str):
             return f"pipeline value {expr['Get']}"
+        if isinstance(expr, Mapping) and len(expr) == 1:
+            return f"pipeline value {next(iter(expr))}"
         return f"pipeline value {type(value).__name__}"
     return repr(value)
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any
 
 from sagemaker_s3ag.core.errors import ConsiderationError
 from sagemaker_s3ag.core.findings import Finding
+from sagemaker_s3ag.core.locations import s3_locations
 from sagemaker_s3ag.core.request import (
     JobType,
     Request,
@@ -332,64 +333,6 @@ def _dataset_definition(request: Request, ctx: RuleContext) -> tuple[Request, li
 # --------------------------------------------------------------------------- s3-uri
 
 
-class S3Location(NamedTuple):
-    """One S3 location SageMaker reads or writes for a job.
-
-    Attributes:
-        where: the place in the request.
-        permission: ``"READ"`` (inputs), ``"WRITE"`` (outputs) or ``"READWRITE"`` (training
-            checkpoints, which SageMaker uploads and restores).
-        uri: as in the request; may be unresolved (a pipeline value) or malformed.
-        kind: ``"object"`` for a manifest file, else ``"prefix"``.
-    """
-
-    where: str
-    permission: str
-    uri: Any
-    kind: str = "prefix"
-
-
-_OBJECT_TYPES = ("ManifestFile", "AugmentedManifestFile")
-
-
-def s3_locations(request: Mapping[str, Any], job_type: JobType) -> list[S3Location]:
-    """Every S3 location SageMaker reads or writes for the job, in request order."""
-    found: list[S3Location] = []
-    if job_type == "tuning":
-        for place, definition in tuning_definitions(request):
-            found.extend(
-                S3Location(f"{place}.{where}", permission, uri, kind)
-                for where, permission, uri, kind in s3_locations(definition, "training")
-            )
-    elif job_type == "training":
-        for _i, name, channel in training_channels(request):
-            source = (channel.get("DataSource") or {}).get("S3DataSource")
-            if source:
-                kind = "object" if source.get("S3DataType") in _OBJECT_TYPES else "prefix"
-                where = f"InputDataConfig[{name}].DataSource.S3DataSource.S3Uri"
-                found.append(S3Location(where, "READ", source.get("S3Uri"), kind))
-        output = (request.get("OutputDataConfig") or {}).get("S3OutputPath")
-        if output is not None:
-            found.append(S3Location("OutputDataConfig.S3OutputPath", "WRITE", output))
-        checkpoint = (request.get("CheckpointConfig") or {}).get("S3Uri")
-        if checkpoint is not None:
-            found.append(S3Location("CheckpointConfig.S3Uri", "READWRITE", checkpoint))
-    else:
-        for _i, name, item in processing_inputs(request):
-            source = item.get("S3Input")
-            if source:
-                kind = "object" if source.get("S3DataType") == "ManifestFile" else "prefix"
-                found.append(S3Location(f"ProcessingInputs[{name}].S3Input.S3Uri", "READ", source.get("S3Uri"), kind))
-        outputs = (request.get("ProcessingOutputConfig") or {}).get("Outputs") or ()
-        for index, item in enumerate(outputs):
-            name = item.get("OutputName") if isinstance(item.get("OutputName"), str) else f"#{index}"
-            target = item.get("S3Output")
-            if target:
-                where = f"ProcessingOutputConfig.Outputs[{name}].S3Output.S3Uri"
-                found.append(S3Location(where, "WRITE", target.get("S3Uri")))
-    return found
-
-
 def _s3_uri(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding]]:
     findings = []
     for where, _permission, uri, _kind in s3_locations(request, ctx.job_type):
@@ -563,6 +506,26 @@ def _apply_tuning(request: Mapping[str, Any], ctx: RuleContext) -> tuple[Request
     if definitions:
         new["TrainingJobDefinitions"] = definitions
     return new, findings
+
+
+def update_findings(request: Mapping[str, Any], source: str) -> list[Finding]:
+    """What an ``UpdateTrainingJob`` request would switch on that TIP forbids, each as a refusal.
+
+    An update cannot be fixed (removing the field would leave nothing, or something else, to do),
+    so switching remote debugging or the Profiler on for a running TIP job is refused outright.
+    """
+    why = f"cannot run with trusted identity propagation ({source})"
+    findings = []
+    remote = request.get("RemoteDebugConfig")
+    enabled = remote.get("EnableRemoteDebug") if isinstance(remote, Mapping) and not is_unresolved(remote) else remote
+    if enabled is True or is_unresolved(enabled):
+        findings.append(Finding("remote-debug", "refused", "RemoteDebugConfig", f"remote debugging {why}"))
+    profiler = request.get("ProfilerConfig")
+    if profiler is not None and (not isinstance(profiler, Mapping) or profiler.get("DisableProfiler") is not True):
+        findings.append(Finding("profiler", "refused", "ProfilerConfig", f"SageMaker Profiler {why}"))
+    if request.get("ProfilerRuleConfigurations"):
+        findings.append(Finding("profiler", "refused", "ProfilerRuleConfigurations", f"SageMaker Profiler rules {why}"))
+    return findings
 
 
 def refusal_error(refusals: list[Finding]) -> ConsiderationError:

@@ -8,6 +8,7 @@ The same keywords work on every grant-aware class and on ``patch()``::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal, Optional
 
@@ -65,3 +66,23 @@ class Settings:
     def names(cls) -> tuple[str, ...]:
         """The keyword names a grant-aware class or ``patch()`` accepts."""
         return tuple(f.name for f in fields(cls))
+
+
+_ORDER: dict[str, tuple[str, ...]] = {"on_violation": ("fix", "error"), "on_fallback": ("allow", "warn", "deny")}
+
+
+def strictest(all_settings: Sequence[Settings]) -> Settings:
+    """One set of settings for several owners (a multi-algorithm tuner): the strictest of each.
+
+    TIP is on if any says so, detected if any detects it; Pipe becomes FastFile only if all agree.
+    """
+    if not all_settings:
+        raise ValueError("strictest() needs at least one Settings")
+    detect = any(s.identity_propagation is None for s in all_settings)
+    return Settings(
+        identity_propagation=True if any(s.identity_propagation for s in all_settings) else None if detect else False,
+        on_violation=max((s.on_violation for s in all_settings), key=_ORDER["on_violation"].index),
+        on_fallback=max((s.on_fallback for s in all_settings), key=_ORDER["on_fallback"].index),
+        pipe_mode_replacement="FastFile" if all(s.pipe_mode_replacement == "FastFile" for s in all_settings) else "File",
+        preflight_timeout=max(s.preflight_timeout for s in all_settings),
+    )

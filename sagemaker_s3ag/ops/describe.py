@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any, Optional
 
 from sagemaker_s3ag.core.errors import JobRecordNotFound
-from sagemaker_s3ag.core.preflight import LocationOutcome, as_pipeline_execution, preflight_for
+from sagemaker_s3ag.core.outcomes import LocationOutcome, as_pipeline_execution
+from sagemaker_s3ag.core.preflight import Preflight
 from sagemaker_s3ag.core.tags import record_from_tags
 
 _NOT_FOUND = ("ValidationException", "ResourceNotFound", "ResourceNotFoundException")
@@ -158,7 +159,7 @@ def describe_job(
     record = record_from_tags(tags)
     if locations:
         # A Describe* answer has the same shapes as the Create* request it came from.
-        outcomes = preflight_for(sagemaker_session.boto_session, job_type, timeout)(description)  # type: ignore[arg-type]
+        outcomes = Preflight(sagemaker_session.boto_session, timeout)(description, job_type)  # type: ignore[arg-type]
         if record.get("s3ag:launched-by") == "pipeline":  # as its pipeline execution meets them
             outcomes = as_pipeline_execution(outcomes)
     return JobRecord(

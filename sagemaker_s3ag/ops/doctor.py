@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
 from sagemaker_s3ag.core.identity import detect_identity_propagation, studio_metadata
-from sagemaker_s3ag.ops.policy import role_arn as role_arn_for
+from sagemaker_s3ag.core.locations import S3Location
 from sagemaker_s3ag.core.preflight import RESOLVER
 from sagemaker_s3ag.core.request import parse_s3_uri
-from sagemaker_s3ag.core.rules import S3Location
+from sagemaker_s3ag.ops.policy import role_arn as role_arn_for
 
 Status = Literal["ok", "warn", "fail", "could not check", "info"]
 PLUGIN_ENV = "BOTOCORE_EXPERIMENTAL__PLUGINS"
@@ -52,8 +52,8 @@ class Check:
 
 def _sdk_check() -> Check:
     """Which SageMaker Python SDK this environment has, and whether ``patch()`` knows it."""
-    from sagemaker_s3ag.sdk.patch import SUPPORTED, knows
     from sagemaker_s3ag.sdk.installed import V3, installed_version, major
+    from sagemaker_s3ag.sdk.patch import SUPPORTED, knows
 
     installed = installed_version()
     if not installed:

@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from sagemaker_s3ag.ops.describe import JobRecord, job_tags
 from sagemaker_s3ag.core.tags import record_from_tags
+from sagemaker_s3ag.ops.describe import JobRecord, job_tags
 
 _SINCE = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -1,59 +1,50 @@
-"""Grant-aware classes: what every grant-aware trainer, estimator and processor shares, and ``grant_aware()``.
+"""Common: what every grant-aware class and every patched stock method does around the SDK's own call.
 
-Make any training or processing class of the installed SDK grant-aware; the constructor is the
-same, plus the keyword-only settings (see :class:`~sagemaker_s3ag.Settings`). SDK v2::
+A grant-aware ``fit()`` / ``run()`` / ``train()`` (and a tuner's ``fit()`` / ``tune()``) is one
+:func:`launch`: decide whether TIP is on, check a preview of the request before anything is uploaded
+(refusing what the final request could not fix or would not be granted), then run the SDK's method
+with the launch in context (:mod:`sagemaker_s3ag.sdk.context`), where the choke point settles the
+request it sends. ``patch()`` runs the very same steps on stock objects. ``plan()`` is the check
+alone, returned as a decision::
 
-    from sagemaker.pytorch import PyTorch
-    from sagemaker_s3ag import grant_aware
-
-    GrantAwarePyTorch = grant_aware(PyTorch)
-    est = GrantAwarePyTorch(entry_point="train.py", role=role, framework_version="2.1",
-                            py_version="py310", instance_count=1, instance_type="ml.g5.xlarge",
-                            on_violation="error")
-    est.fit({"train": "s3://bucket/train/"})
-    est.latest_decision
-
-SDK v3::
-
-    from sagemaker.core.spark.processing import PySparkProcessor
-    GrantAwarePySparkProcessor = grant_aware(PySparkProcessor)
-
-The steps here take the object and its settings, so ``patch()`` runs the very same steps on stock
-SDK objects (:mod:`sagemaker_s3ag.sdk.patch`).
+    est.plan({"train": "s3://bucket/train/"})        # nothing uploaded, named or created
 """
 
 from __future__ import annotations
 
-import copy
 import inspect
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Optional, TypeVar
+from typing import Any, Optional
+
+import wrapt
 
 from sagemaker_s3ag.core.decision import Decision, decide, plan, refused_decision
-from sagemaker_s3ag.core.errors import ConsiderationError
+from sagemaker_s3ag.core.errors import ConsiderationError, warn
 from sagemaker_s3ag.core.findings import Finding
-from sagemaker_s3ag.core.identity import IdentityPropagation, detect_identity_propagation
-from sagemaker_s3ag.sdk.choke import JobContext, announcements, expect, install, launched_by_pipeline
-from sagemaker_s3ag.core.preflight import preflight_for
-from sagemaker_s3ag.core.request import JobType, looks_like_s3
-from sagemaker_s3ag.sdk.installed import api_shape
+from sagemaker_s3ag.core.request import JobType, Request, looks_like_s3
 from sagemaker_s3ag.core.settings import Settings
+from sagemaker_s3ag.sdk import choke
+from sagemaker_s3ag.sdk.context import Launch, current, launching
+from sagemaker_s3ag.sdk.installed import adapter, api_shape, sdk_class
+from sagemaker_s3ag.sdk.owners import GRANT_AWARE, STEP_SETTINGS, building, is_grant_aware, launch_of, settings_for, tuner_members
 
-T = TypeVar("T", bound=type)
+logger = logging.getLogger(__name__)
+
+Preview = Callable[[inspect.BoundArguments], Mapping[str, Any]]
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+Step = Callable[[Any, Settings, Any, tuple[Any, ...], Mapping[str, Any]], Any]
+Hook = tuple[str, str, Wrapper]  # (module, "Class.attribute", wrapper)
 
 
 class GrantAwareMixin:
-    """What every grant-aware estimator and processor shares.
+    """What every grant-aware estimator, trainer and processor shares: its settings and its latest decision.
 
     Attributes:
-        s3ag_settings: the :class:`Settings` this object launches jobs with.
-        latest_decision: the :class:`Decision` for the last job it built, or ``None``.
+        s3ag_settings: the :class:`~sagemaker_s3ag.Settings` this object launches jobs with.
+        latest_decision: the :class:`~sagemaker_s3ag.Decision` for the last job it launched, or ``None``.
     """
-
-    if TYPE_CHECKING:  # not class annotations at run time: pydantic (v3's ModelTrainer) would make them fields
-        s3ag_settings: Settings
-        latest_decision: Optional[Decision]
 
     def __init__(
         self,
@@ -72,22 +63,13 @@ class GrantAwareMixin:
             pipe_mode_replacement=pipe_mode_replacement,  # type: ignore[arg-type]
             preflight_timeout=preflight_timeout,
         )
-        install()  # the SDK hooks must be in place before the first step or tuner uses this object
+        adapter().install()  # the choke points and the tuner's check, before this object meets either
         super().__init__(*args, **kwargs)
         self.s3ag_settings = settings
         self.latest_decision = None
 
 
-def settings_for(obj: Any) -> Optional[Settings]:
-    """The settings ``obj`` launches jobs with: its own if grant-aware, else ``patch()``'s, else none."""
-    if isinstance(obj, GrantAwareMixin):
-        return obj.s3ag_settings
-    from sagemaker_s3ag.sdk.patch import patch_settings
-
-    return patch_settings()
-
-
-# --------------------------------------------------------------------------- the shared steps
+setattr(GrantAwareMixin, GRANT_AWARE, True)  # what owners.is_grant_aware() looks for
 
 
 def bind(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
@@ -95,79 +77,126 @@ def bind(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspe
     return inspect.signature(method).bind_partial(*args, **kwargs)
 
 
-def identity_for(obj: Any, settings: Settings) -> IdentityPropagation:
-    """Whether TIP is on for ``obj``'s jobs (``DescribeDomain`` through its own session, if needed)."""
-    session = getattr(obj, "sagemaker_session", None)
-    return detect_identity_propagation(settings.identity_propagation, getattr(session, "sagemaker_client", None))
+def in_pipeline(obj: Any) -> bool:
+    """Whether ``obj`` defines SageMaker Pipelines steps (its session is a ``PipelineSession``)."""
+    return isinstance(getattr(obj, "sagemaker_session", None), sdk_class("PipelineSession"))
 
 
-def plan_preview(
-    obj: Any,
-    job_type: JobType,
-    settings: Settings,
-    identity: IdentityPropagation,
-    preview: Mapping[str, Any],
-    sdk_defaults: frozenset[str] = frozenset(),
-) -> Decision:
-    """What the rules and the preflight say of ``preview``, as a decision (refusals included, not raised)."""
-    return plan(
-        {**preview, "Tags": [api_tag(tag) for tag in getattr(obj, "tags", None) or ()]},
-        job_type,
-        settings=settings,
-        identity_propagation=identity,
-        sdk_defaults=sdk_defaults,
-        **_session_args(obj, job_type, settings),
-    )
-
-
-def _session_args(obj: Any, job_type: JobType, settings: Settings) -> dict[str, Any]:
-    """``preflight`` and ``pipeline`` for :func:`decide`, from ``obj``'s SageMaker session."""
-    session = getattr(obj, "sagemaker_session", None)
-    boto_session = getattr(session, "boto_session", None)
-    return {
-        "preflight": preflight_for(boto_session, job_type, settings.preflight_timeout) if boto_session else None,
-        "pipeline": launched_by_pipeline(session),
-    }
-
-
-def check_preview(obj: Any, job_type: JobType, settings: Settings, identity: IdentityPropagation, preview: Mapping[str, Any]) -> None:
+def early_check(launch: Launch, job_type: JobType, preview: Mapping[str, Any]) -> None:
     """Refuse, before anything is uploaded, what the final request could not fix or would not be granted.
 
-    Runs the same :func:`decide` as the final request, on the parts known now; its Access Grants
-    answers are cached, so the final request asks only about locations the SDK adds later.
+    The same :func:`~sagemaker_s3ag.core.decision.decide` as the final request, on the parts known
+    now, through the launch's preflight: the choke point reuses its answers. Does nothing with TIP off.
     """
+    identity = launch.identity()
     if not identity.enabled:
         return
     try:
-        decide(preview, job_type, settings=settings, identity_propagation=identity, **_session_args(obj, job_type, settings))
+        decide(
+            preview,
+            job_type,
+            settings=launch.settings,
+            identity_propagation=identity,
+            sdk_defaults=launch.sdk_defaults,
+            preflight=launch.preflight(),
+            pipeline=launch.pipeline,
+        )
     except ConsiderationError as err:
-        obj.latest_decision = refused_decision(preview, job_type, identity, err)  # not the previous job's
+        launch.record(refused_decision(preview, job_type, identity, err))  # not the previous job's
         raise
 
 
-def before_launch(
+def launch(
     obj: Any,
-    job_type: JobType,
     settings: Settings,
+    job_type: JobType,
     method: Any,
     args: tuple[Any, ...],
     kwargs: Mapping[str, Any],
     *,
-    preview: Callable[[inspect.BoundArguments], Mapping[str, Any]],
+    preview: Preview,
     new_name: Optional[Callable[[], str]] = None,
-) -> inspect.BoundArguments:
-    """Step one of a grant-aware ``fit()``/``run()``: the call to make, with the job named if TIP is on.
+    tip_off: Optional[Callable[[inspect.BoundArguments], None]] = None,
+    after: Optional[Callable[[Launch], None]] = None,
+) -> Any:
+    """``obj``'s ``method(*args, **kwargs)`` launched grant-aware: check first, then run it in context.
 
-    The name is the one the SDK would give, chosen now so the preflight's ``AuditContext`` names
-    the job. Refuses what cannot be fixed (:func:`check_preview`) before anything is uploaded.
+    With TIP on, the job is named now (``new_name``: as the SDK would name it), so the preflight's
+    ``AuditContext`` names it too; never in a pipeline, where a name would change where the SDK
+    uploads the step's code. Under a ``PipelineSession`` the method returns the step's arguments,
+    built later by ``Pipeline.definition()``: a stock object's carry the settings they were defined with.
+    ``tip_off(call)`` runs instead of the check when TIP is off; ``after(launch)`` once the method returned.
     """
     call = bind(method, args, kwargs)
-    identity = identity_for(obj, settings)
-    if identity.enabled:
-        if new_name is not None and "job_name" in call.signature.parameters and not call.arguments.get("job_name"):
+    pipeline = in_pipeline(obj)
+    current_launch = launch_of(obj, settings, pipeline=pipeline)
+    if current_launch.identity().enabled:
+        if new_name is not None and not pipeline and "job_name" in call.signature.parameters and not call.arguments.get("job_name"):
             call.arguments["job_name"] = new_name()
-        check_preview(obj, job_type, settings, identity, preview(call))
-    return call
+        early_check(current_launch, job_type, preview(call))
+    elif tip_off is not None:
+        tip_off(call)
+    with launching(current_launch), building([obj]):
+        result = method(*call.args, **call.kwargs)
+    if after is not None:
+        after(current_launch)
+    if not is_grant_aware(obj) and hasattr(result, "func_args") and hasattr(result, "caller_name"):
+        setattr(result, STEP_SETTINGS, settings)  # a pipeline step: built later, as defined now
+    return result
+
+
+def launch_tuner(
+    tuner: Any, preview: Callable[[Any, Any], Mapping[str, Any]], method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> Any:
+    """A ``HyperparameterTuner``'s ``fit()`` (v2) / ``tune()`` (v3) over governed estimators or trainers.
+
+    Before the tuner uploads any code, each governed member's channels are checked with its own
+    settings (``preview(member, its inputs)``: a multi-algorithm tuner takes a dict of inputs keyed
+    by member name); the tuning job is then launched with the strictest of their settings.
+    """
+    settings = settings_for(tuner)
+    if settings is None or current() is not None:
+        return method(*args, **kwargs)
+    tuner_launch = launch_of(tuner, settings, pipeline=in_pipeline(tuner_members(tuner)[0][1]))
+    inputs = bind(method, args, kwargs).arguments.get("inputs")
+    for name, member in tuner_members(tuner):
+        member_settings = settings_for(member)
+        if member_settings is None:
+            continue
+        own = inputs.get(name) if name is not None and isinstance(inputs, dict) else inputs
+        member_launch = launch_of(member, member_settings, pipeline=tuner_launch.pipeline)
+        early_check(member_launch, "training", preview(member, own))
+    with launching(tuner_launch):
+        result = method(*args, **kwargs)
+    if not any(is_grant_aware(member) for _name, member in tuner_members(tuner)) and hasattr(result, "func_args"):
+        setattr(result, STEP_SETTINGS, settings)
+    return result
+
+
+def plan_preview(obj: Any, job_type: JobType, settings: Settings, preview: Request) -> Decision:
+    """What the rules and the preflight say of ``preview`` now, as a decision (refusals included, not raised)."""
+    planned = launch_of(obj, settings, pipeline=in_pipeline(obj))
+    return plan(
+        {**preview, "Tags": [api_tag(tag) for tag in getattr(obj, "tags", None) or ()]},
+        job_type,
+        settings=settings,
+        identity_propagation=planned.identity(),
+        sdk_defaults=planned.sdk_defaults,
+        preflight=planned.preflight(),
+        pipeline=planned.pipeline,
+    )
+
+
+def refuse_update(obj: Any, settings: Settings, rule: str, call: str, what: str) -> None:
+    """Refuse an update call that would turn a forbidden feature on while TIP is on, before anything changes."""
+    identity = launch_of(obj, settings).identity()
+    if identity.enabled:
+        message = f"{what} cannot run with trusted identity propagation ({identity.source})"
+        finding = Finding(rule, "refused", call, message)
+        raise ConsiderationError(f"{call} refused: {message}. Nothing was updated.", rule=rule, findings=[finding])
+
+
+# --------------------------------------------------------------------------- preview helpers
 
 
 def api_tag(tag: Any) -> Any:
@@ -185,202 +214,58 @@ def preview_uri(uri: Any) -> Any:
     return uri
 
 
-def prepare_job(
-    obj: Any,
-    job_type: JobType,
-    settings: Settings,
-    identity: IdentityPropagation,
-    sdk_defaults: frozenset[str],
-    prepare: Callable[[], Any],
-) -> Any:
-    """Run the SDK's preparation (which names the job), then announce the job to the request hook.
+# --------------------------------------------------------------------------- the hooks of an SDK major
 
-    The SDK appends project and config tags to ``obj.tags`` in place, so it is lent a copy; the
-    user's list comes back when the decision lands (or at once, if preparing fails).
+
+def outermost(step: Step) -> Wrapper:
+    """A stock ``fit()`` / ``run()`` / ``train()`` under ``patch()``: launched once, by the outermost of nested overrides."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        settings = settings_for(instance)
+        if settings is None or is_grant_aware(instance) or current() is not None:
+            return wrapped(*args, **kwargs)
+        return step(instance, settings, wrapped, args, kwargs)
+
+    return wrapper
+
+
+def refusing(rule: str, call: str, what: str) -> Wrapper:
+    """A stock update call that would switch a forbidden feature on: refused with TIP on, under ``patch()``."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        settings = settings_for(instance)
+        if settings is not None and not is_grant_aware(instance):
+            refuse_update(instance, settings, rule, call, what)
+        return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
+_install_lock = threading.Lock()
+_installed: set[str] = set()
+
+
+def install(hooks: Sequence[Hook]) -> None:
+    """The choke points, and ``hooks`` each wrapped when its module is imported (now, if it is already).
+
+    Once per process, thread-safe; never removed (the wrappers are inert until something governs).
+    A module is not imported for this: SDK v3's pipeline module needs an AWS Region to import.
     """
-    user_tags = getattr(obj, "tags", None)
-    obj.tags = copy.copy(user_tags)
-
-    def record(decision: Optional[Decision]) -> None:
-        obj.tags = user_tags
-        if decision is not None:
-            obj.latest_decision = decision
-
-    try:
-        result = prepare()
-    except BaseException:
-        obj.tags = user_tags
-        raise
-    name = getattr(obj, "_current_job_name", None)
-    if name:
-        patched = not isinstance(obj, GrantAwareMixin)
-        expect(name, JobContext(job_type, settings, identity, sdk_defaults, record, patched))
-    else:
-        obj.tags = user_tags
-    return result
+    choke.install()
+    with _install_lock:
+        for module, path, wrapper in hooks:
+            if (module, path) not in _installed:
+                _installed.add((module, path))
+                wrapt.register_post_import_hook(lambda imported, p=path, w=wrapper: _wrap(imported, p, w), module)
 
 
-def launch(
-    obj: Any,
-    settings: Settings,
-    step: Callable[[Any, Settings, Any, tuple[Any, ...], Mapping[str, Any]], inspect.BoundArguments],
-    method: Any,
-    args: tuple[Any, ...],
-    kwargs: Mapping[str, Any],
-) -> Any:
-    """A grant-aware ``fit()``/``run()``/``train()``: step one (``before_fit``, ...), then the SDK's ``method``."""
-    call = step(obj, settings, method, args, kwargs)
-    return launching(obj, lambda: method(*call.args, **call.kwargs))
-
-
-def launching(obj: Any, launch: Callable[[], Any]) -> Any:
-    """Run ``fit()``/``run()``/``train()``; a job it announced but never built is withdrawn when it ends.
-
-    (It failed before its request was built, or ``train(dry_run=True)`` stopped short.)
-    """
-    with announcements():
-        return launch()
-
-
-def refuse_update(obj: Any, settings: Settings, rule: str, call: str, what: str) -> None:
-    """Refuse an update call that would turn a forbidden feature on while TIP is on."""
-    identity = identity_for(obj, settings)
-    if identity.enabled:
-        message = f"{what} cannot run with trusted identity propagation ({identity.source})"
-        finding = Finding(rule, "refused", call, message)
-        raise ConsiderationError(f"{call} refused: {message}. Nothing was updated.", rule=rule, findings=[finding])
-
-
-_ORDER = {"on_violation": ("fix", "error"), "on_fallback": ("allow", "warn", "deny")}
-
-
-def strictest(all_settings: Sequence[Settings]) -> Settings:
-    """One set of settings for several estimators (a multi-algorithm tuner): the strictest of each."""
-    return Settings(
-        identity_propagation=True
-        if any(s.identity_propagation is True for s in all_settings)
-        else None
-        if any(s.identity_propagation is None for s in all_settings)
-        else False,
-        on_violation=max((s.on_violation for s in all_settings), key=_ORDER["on_violation"].index),
-        on_fallback=max((s.on_fallback for s in all_settings), key=_ORDER["on_fallback"].index),
-        pipe_mode_replacement="FastFile" if all(s.pipe_mode_replacement == "FastFile" for s in all_settings) else "File",
-        preflight_timeout=max(s.preflight_timeout for s in all_settings),
-    )
-
-
-def tuning_context(tuner: Any) -> Optional[JobContext]:
-    """The context of a ``HyperparameterTuner`` whose estimators or trainers are grant-aware (or patched).
-
-    With several of them, the strictest of their settings apply; TIP is on if it is on for any.
-    """
-    governed = [(est, settings_for(est)) for _name, est in tuner_members(tuner)]
-    governed = [(est, settings) for est, settings in governed if settings is not None]
-    if not governed:
-        return None
-    settings = strictest([s for _est, s in governed])
-    identities = [identity_for(est, s) for est, s in governed]
-    identity = next((i for i in identities if i.enabled), identities[0])
-    return JobContext("tuning", settings, identity, frozenset(), lambda decision: _keep(tuner, decision))
-
-
-def tuner_members(tuner: Any) -> list[tuple[Optional[str], Any]]:
-    """A tuner's estimators (SDK v2) or trainers (SDK v3), with their names in a multi-algorithm tuner."""
-    single = getattr(tuner, "estimator", None) or getattr(tuner, "model_trainer", None)
-    named = getattr(tuner, "estimator_dict", None) or getattr(tuner, "model_trainer_dict", None) or {}
-    return ([(None, single)] if single is not None else []) + list(named.items())
-
-
-def check_tuner_inputs(
-    tuner: Any, preview: Callable[[Any, Any], Mapping[str, Any]], method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
-) -> None:
-    """Before a tuner's ``fit()``/``tune()`` uploads any code: each governed member's ``preview(member, its inputs)``.
-
-    A multi-algorithm tuner takes a dict of inputs keyed by member name; a single member gets them all.
-    """
-    inputs = bind(method, args, kwargs).arguments.get("inputs")
-    for name, member in tuner_members(tuner):
-        settings = settings_for(member)
-        if settings is None:
-            continue
-        own = inputs.get(name) if name is not None and isinstance(inputs, dict) else inputs
-        check_preview(member, "training", settings, identity_for(member, settings), preview(member, own))
-
-
-def _keep(owner: Any, decision: Optional[Decision]) -> None:
-    if decision is not None:
-        owner.latest_decision = decision
-
-
-# --------------------------------------------------------------------------- grant_aware()
-
-_lock = threading.Lock()
-_classes: dict[type, type] = {}
-
-
-def register(stock: type, grant_aware_cls: type) -> None:
-    """Record the grant-aware twin of ``stock`` (used for the named classes)."""
-    with _lock:
-        _classes.setdefault(stock, grant_aware_cls)
-
-
-def _mixin_for(cls: type) -> type:
-    """The grant-aware mixin for a training or processing class of the installed major."""
-    from sagemaker_s3ag.sdk.installed import V3, major, sdk_class
-
-    if major() >= V3:
-        from sagemaker.train.model_trainer import ModelTrainer
-
-        if issubclass(cls, ModelTrainer):
-            from sagemaker_s3ag.sdk.v3.mixins import GrantAwareTrainingMixin as TrainerMixin
-
-            return TrainerMixin
-        kinds = "ModelTrainer or processor"
-    else:
-        from sagemaker.estimator import EstimatorBase
-
-        if issubclass(cls, EstimatorBase):
-            from sagemaker_s3ag.sdk.v2.mixins import GrantAwareTrainingMixin as EstimatorMixin
-
-            return EstimatorMixin
-        kinds = "estimator or processor"
-    if issubclass(cls, sdk_class("Processor")):
-        from sagemaker_s3ag.sdk.processing import GrantAwareProcessingMixin
-
-        return GrantAwareProcessingMixin
-    raise TypeError(f"grant_aware() takes a SageMaker {kinds} class, not {cls.__module__}.{cls.__qualname__}")
-
-
-def grant_aware(cls: T) -> T:
-    """A grant-aware subclass of any SageMaker training or processing class of the installed SDK.
-
-    SDK v2: any estimator (``EstimatorBase``) or processor (``Processor``) class; SDK v3: any
-    ``ModelTrainer`` or ``sagemaker.core.processing.Processor`` class. The subclass has the same
-    constructor plus the keyword-only settings ``identity_propagation``, ``on_violation``,
-    ``on_fallback``, ``pipe_mode_replacement`` and ``preflight_timeout``. The same class always gives
-    the same subclass; a grant-aware class is returned as it is.
-
-    Raises:
-        TypeError: ``cls`` is none of those classes.
-    """
-    if not isinstance(cls, type):
-        raise TypeError(f"grant_aware() takes a class, not {cls!r}")
-    if issubclass(cls, GrantAwareMixin):
-        return cls
-    mixin = _mixin_for(cls)
-    with _lock:
-        made = _classes.get(cls)
-        if made is None:
-            name = f"GrantAware{cls.__name__}"
-            made = type(
-                name,
-                (mixin, cls),
-                {
-                    "__module__": "sagemaker_s3ag",
-                    "__qualname__": name,
-                    "__doc__": f"{cls.__name__} that enforces the S3 Access Grants rules (see sagemaker_s3ag).\n\n"
-                    + (cls.__doc__ or ""),
-                },
-            )
-            _classes[cls] = made
-    return made  # type: ignore[return-value]
+def _wrap(module: Any, path: str, wrapper: Wrapper) -> None:
+    class_name, attribute = path.split(".")
+    owner = getattr(module, class_name, None)
+    if owner is None or attribute not in vars(owner):  # an SDK this package does not know: say so, never break the import
+        warn(
+            f"[s3ag:interception] {module.__name__}.{path} is missing from this SageMaker SDK, so what it builds is "
+            "checked only by the choke points; please report it with your sagemaker version"
+        )
+        return
+    wrapt.wrap_function_wrapper(owner, attribute, wrapper)

@@ -1,16 +1,24 @@
-"""SDK: which major of the SageMaker Python SDK is installed, and what each major calls things.
+"""Installed SDK: which major of the SageMaker Python SDK is here, and its adapter.
 
 SDK v2 trains with ``Estimator.fit()`` and processes with ``sagemaker.processing.Processor.run()``;
 SDK v3 trains with ``sagemaker.train.ModelTrainer.train()`` and processes with
 ``sagemaker.core.processing.Processor.run()``. Both build the same CreateTrainingJob /
-CreateProcessingJob requests, which is all the rules see; only the adapters ask this module which
-major they are talking to. Finding out costs a metadata read, not an import of the SDK.
+CreateProcessingJob requests, which is all the rules see; only the adapters (``sdk/v2``, ``sdk/v3``)
+know the SDK's classes. Finding out which major is installed costs a metadata read, not an import of
+the SDK; :func:`adapter` reaches the major's hooks by name, as X-Ray's patcher reaches its
+``ext/<library>`` modules, so this layer never imports the SDK itself::
+
+    adapter().install()            # the always-on hooks of the installed major
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+from types import ModuleType
 from typing import Any
+
+from sagemaker_s3ag.core.errors import UnsupportedSDKError
 
 V2, V3 = 2, 3
 
@@ -73,10 +81,22 @@ _CLASSES = {
 }
 
 
+def adapter() -> ModuleType:
+    """The installed major's hooks module (``sagemaker_s3ag.sdk.v2.hooks`` or ``...v3.hooks``).
+
+    Raises:
+        UnsupportedSDKError: no SageMaker SDK major sagemaker-s3ag knows is installed.
+    """
+    installed = major()
+    if installed not in (V2, V3):
+        raise UnsupportedSDKError(
+            f"sagemaker {installed_version() or '(not installed)'} is not a SageMaker Python SDK major sagemaker-s3ag knows"
+        )
+    return importlib.import_module(f"sagemaker_s3ag.sdk.v{installed}.hooks")
+
+
 def sdk_class(name: str) -> type:
     """``Session``, ``PipelineSession`` or ``Processor`` of the installed major."""
-    import importlib
-
     v2_module, v3_module = _CLASSES[name]
     return getattr(importlib.import_module(v3_module if major() >= V3 else v2_module), name)  # type: ignore[no-any-return]
 

@@ -21,39 +21,26 @@ on SDK v3::
         s3_uri="s3://bucket/raw/", local_path="/opt/ml/processing/in", s3_data_type="S3Prefix",
         s3_input_mode="Pipe"))], wait=False, logs=False)
 
-Two steps, each run once per job whichever way the job is launched:
-
-* :func:`before_run` (from ``run``): with TIP on, names the job and refuses what cannot be fixed,
-  before anything is uploaded (``FrameworkProcessor`` uploads its code before ``_normalize_args``).
-  SDK v3 would drop a ``DatasetDefinition`` input silently: it is refused here, from the input objects;
-* :func:`normalize_args` (around ``_normalize_args``, which every path calls, SageMaker Pipelines
-  steps included): refuses again from the inputs it is given, lends the SDK a copy of the tags and
-  announces the job to the request hook.
+``run()`` is one :func:`~sagemaker_s3ag.sdk.common.launch`: with TIP on it names the job and refuses
+what cannot be fixed, from :func:`processing_preview`, before anything is uploaded
+(``FrameworkProcessor`` uploads its code inside ``run()``); the choke point then settles the
+CreateProcessingJob request the SDK sends. SDK v3 drops a ``DatasetDefinition`` input before any
+request exists, so it is refused here, from the input objects (with TIP off, a warning says so).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
 from sagemaker_s3ag.core.decision import Decision
 from sagemaker_s3ag.core.errors import warn
-from sagemaker_s3ag.sdk.common import (
-    GrantAwareMixin,
-    before_launch,
-    bind,
-    check_preview,
-    identity_for,
-    launch,
-    plan_preview,
-    prepare_job,
-    preview_uri,
-    register,
-)
 from sagemaker_s3ag.core.request import Request
-from sagemaker_s3ag.sdk.installed import V3, api_shape, major, sdk_class
 from sagemaker_s3ag.core.settings import Settings
+from sagemaker_s3ag.sdk.common import GrantAwareMixin, bind, launch, plan_preview, preview_uri
+from sagemaker_s3ag.sdk.factory import register
+from sagemaker_s3ag.sdk.installed import V3, api_shape, major, sdk_class
 
 Processor: Any = sdk_class("Processor")  # v2 sagemaker.processing or v3 sagemaker.core.processing
 
@@ -92,22 +79,34 @@ def _preview(call: inspect.BoundArguments) -> Request:
     return processing_preview(call.arguments.get("inputs"), call.arguments.get("outputs"), call.arguments.get("job_name"))
 
 
-def before_run(proc: Any, settings: Settings, run: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
-    """Step one of a grant-aware ``run()`` (see :func:`before_launch`); ``FrameworkProcessor`` uploads after it."""
-    return before_launch(
-        proc, "processing", settings, run, args, kwargs, new_name=proc._generate_current_job_name, preview=_preview
+def launch_run(proc: Any, settings: Settings, run: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    """A grant-aware ``run()`` (or a patched stock one): checked before anything is uploaded."""
+    v3 = major() >= V3
+    return launch(
+        proc,
+        settings,
+        "processing",
+        run,
+        args,
+        kwargs,
+        new_name=proc._generate_current_job_name,
+        preview=_preview,
+        tip_off=(lambda call: _warn_dropped_dataset_definitions(_preview(call))) if v3 else None,
+        after=(lambda done: _align_latest_job(proc, done.sent)) if v3 else None,
     )
 
 
-def normalize_args(proc: Any, settings: Settings, normalize: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], call: Callable[[], Any]) -> Any:
-    """Step two: around the SDK's ``_normalize_args``, announce the job to the request hook."""
-    identity = identity_for(proc, settings)
-    known = bind(normalize, args, kwargs).arguments
-    preview = processing_preview(known.get("inputs"), known.get("outputs"))
-    check_preview(proc, "processing", settings, identity, preview)
-    if major() >= V3:
-        _warn_dropped_dataset_definitions(preview)
-    return prepare_job(proc, "processing", settings, identity, frozenset(), call)
+def _align_latest_job(proc: Any, sent: Optional[Request]) -> None:
+    """SDK v3 builds ``latest_job`` from the request it handed over: make it show the request that was sent."""
+    job = getattr(proc, "latest_job", None)
+    if sent is None or job is None or getattr(job, "processing_job_name", None) != sent.get("ProcessingJobName"):
+        return
+    from sagemaker.core.utils.code_injection.codec import transform  # SDK v3 only (so is this call)
+
+    fields = {k: v for k, v in transform(sent, "CreateProcessingJobRequest").items() if k != "tags"}
+    sent_job = type(job)(**fields)
+    for name in fields:
+        setattr(job, name, getattr(sent_job, name))
 
 
 def _warn_dropped_dataset_definitions(preview: Request) -> None:
@@ -133,7 +132,7 @@ class GrantAwareProcessingMixin(GrantAwareMixin):
         With TIP on, what cannot be fixed (a ``DatasetDefinition`` input, ``on_violation="error"``)
         raises :class:`ConsiderationError` before any code or data is uploaded.
         """
-        return launch(self, self.s3ag_settings, before_run, super().run, args, kwargs)  # type: ignore[misc]
+        return launch_run(self, self.s3ag_settings, super().run, args, kwargs)  # type: ignore[misc]
 
     def plan(self, *args: Any, **kwargs: Any) -> Decision:
         """What ``run()`` with these arguments would do: nothing is uploaded or created.
@@ -145,11 +144,7 @@ class GrantAwareProcessingMixin(GrantAwareMixin):
         """
         call = bind(super().run, args, kwargs)  # type: ignore[misc]
         call.arguments["job_name"] = call.arguments.get("job_name") or self._generate_current_job_name()  # type: ignore[attr-defined]
-        return plan_preview(self, "processing", self.s3ag_settings, identity_for(self, self.s3ag_settings), _preview(call))
-
-    def _normalize_args(self, *args: Any, **kwargs: Any) -> Any:
-        parent = super()._normalize_args  # type: ignore[misc]
-        return normalize_args(self, self.s3ag_settings, parent, args, kwargs, lambda: parent(*args, **kwargs))
+        return plan_preview(self, "processing", self.s3ag_settings, _preview(call))
 
 
 class GrantAwareProcessor(GrantAwareProcessingMixin, Processor):

@@ -16,7 +16,6 @@
             assert est.latest_decision.credentials
 """
 
-from sagemaker_s3ag.testing.emulator import ACCOUNT, BUCKET, IMAGE, ROLE, Emulator, emulated_session
 from sagemaker_s3ag.testing.access_grants import (
     CANARY_ACCESS_KEY_ID,
     CANARY_SECRET_ACCESS_KEY,
@@ -27,6 +26,7 @@ from sagemaker_s3ag.testing.access_grants import (
     Grant,
     install_access_grants,
 )
+from sagemaker_s3ag.testing.emulator import ACCOUNT, BUCKET, IMAGE, ROLE, Emulator, emulated_session
 from sagemaker_s3ag.testing.iam import PolicySimulator
 
 __all__ = [

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import pytest
 import sagemaker.estimator
-from conftest import ROLE, created_jobs, uploaded_keys
+from conftest import ROLE, created_jobs, creates, expected_record, ours, tag_map, uploaded_keys
 from sagemaker.huggingface import HuggingFace
 from sagemaker.pytorch import PyTorch
 from sagemaker.sklearn import SKLearn
 from sagemaker.xgboost import XGBoost
-
-from conftest import creates, expected_record, ours, tag_map
 from test_estimator import GRANTED, TRAIN, VAL, described, fit, job_tags
 
 from sagemaker_s3ag import ConsiderationError, GrantAwareEstimator, __version__, grant_aware

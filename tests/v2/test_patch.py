@@ -21,7 +21,6 @@ from conftest import (
     BUCKET,
     IMAGE,
     ROLE,
-    count_steps,
     created_jobs,
     creates,
     current,
@@ -62,7 +61,9 @@ SDK_VERSION = installed_version("sagemaker")
 # --------------------------------------------------------------------------- originals and checks
 
 
-V2_TARGETS = _patch.TARGETS[2]
+from sagemaker_s3ag.sdk.v2 import hooks as _hooks  # noqa: E402
+
+V2_TARGETS = _hooks.PATCHED
 ORIGINALS: dict[tuple[str, str], object] = {(m, path): current(m, path) for m, path, _wrapper in V2_TARGETS}
 ORIGINAL_FIT = vars(EstimatorBase)["fit"]
 assert ORIGINALS[("sagemaker.estimator", "EstimatorBase.fit")] is ORIGINAL_FIT
@@ -89,14 +90,6 @@ def assert_wrapped_once() -> None:
     assert vars(EstimatorBase)["fit"].__wrapped__ is ORIGINAL_FIT
 
 
-@pytest.fixture
-def steps(monkeypatch):
-    """How many times each grant-aware step ran, by name (the rules must run once per job)."""
-    from sagemaker_s3ag.sdk import processing as _processor
-    from sagemaker_s3ag.sdk.v2 import mixins as _estimator
-
-    names = ("before_fit", "prepare_for_training", "before_run", "normalize_args")
-    return count_steps(monkeypatch, (_estimator, _processor), names)
 
 
 def wrappers() -> dict[tuple[str, str], object]:
@@ -201,7 +194,7 @@ def test_stock_estimator_pipe_fit_is_fixed_like_its_grant_aware_twin(session, ca
     assert est.input_mode == "Pipe"  # the user's object is left as they made it
     assert est.tags is None
     assert "latest_decision" not in vars(reference)
-    assert steps == {"before_fit": 1, "prepare_for_training": 1, "before_run": 0, "normalize_args": 0}
+    assert steps == {"check training": 1, "settle training": 1}
 
 
 def test_user_subclass_with_its_own_fit_is_handled_once(session, calls, grant_warnings, steps):
@@ -217,7 +210,7 @@ def test_user_subclass_with_its_own_fit_is_handled_once(session, calls, grant_wa
     assert request["Tags"] == expected_record(adjustments="pipe-mode debugger profiler")
     assert len(ours(grant_warnings)) == 1
     assert est.latest_decision.adjustments == ("pipe-mode", "debugger", "profiler")
-    assert (steps["before_fit"], steps["prepare_for_training"]) == (1, 1)
+    assert steps == {"check training": 1, "settle training": 1}
 
 
 def test_stock_framework_estimator_error_mode_refuses_before_any_upload(session, tmp_path, calls, grant_warnings):
@@ -260,7 +253,7 @@ def test_stock_framework_estimator_fix_mode_one_warning_one_decision(session, tm
     warned = ours(grant_warnings)
     assert len(warned) == 1 and warned[0].startswith("[s3ag:pipe-mode]") and "FastFile" in warned[0]
     assert est.latest_decision.job_name == est.latest_training_job.name
-    assert (steps["before_fit"], steps["prepare_for_training"]) == (1, 1)
+    assert steps == {"check training": 1, "settle training": 1}
 
 
 def test_second_stock_fit_under_error_mode_still_treats_sdk_defaults_as_defaults(session, calls, grant_warnings):
@@ -409,7 +402,7 @@ def test_stock_processor_pipe_input_becomes_file(session, grant_warnings, kind, 
     assert decision.job_name == job["ProcessingJobName"]
     assert decision.credentials == "access-grants"
     # FrameworkProcessor.run -> ScriptProcessor.run -> Processor._normalize_args: the steps run once.
-    assert steps == {"before_fit": 0, "prepare_for_training": 0, "before_run": 1, "normalize_args": 1}
+    assert steps == {"check processing": 1, "settle processing": 1}
 
 
 @processors
@@ -459,7 +452,7 @@ def test_grant_aware_estimator_keeps_its_own_settings_and_is_handled_once(
     assert est.s3ag_settings == Settings(identity_propagation=True)
     assert est.latest_decision.adjustments == ("pipe-mode", "debugger", "profiler")
     assert len([c for c in access_grants.calls if c[0] == "GetDataAccess"]) == 2  # train READ, output WRITE: once each
-    assert (steps["before_fit"], steps["prepare_for_training"]) == (1, 1)
+    assert steps == {"check training": 1, "settle training": 1}
 
 
 def test_grant_aware_estimator_with_tip_off_is_not_given_patch_settings(session, calls, grant_warnings):
@@ -487,7 +480,7 @@ def test_grant_aware_processor_keeps_its_own_settings_and_is_handled_once(sessio
     assert processing_tags(session, proc) == expected_record(adjustments="pipe-mode")
     assert len(ours(grant_warnings)) == 1
     assert proc.latest_decision.adjustments == ("pipe-mode",)
-    assert (steps["before_run"], steps["normalize_args"]) == (1, 1)
+    assert steps == {"check processing": 1, "settle processing": 1}
 
 
 # --------------------------------------------------------------------------- 4. unpatch() restores stock behaviour
@@ -717,7 +710,7 @@ def test_unknown_sdk_version_is_refused_naming_the_installed_version(monkeypatch
 )
 def test_missing_target_is_refused_and_nothing_is_patched(monkeypatch, path):
     # Last in the list, so an SDK that wrapped as it went would have wrapped every other target by then.
-    monkeypatch.setitem(_patch.TARGETS, 2, (*V2_TARGETS, ("sagemaker.estimator", path, V2_TARGETS[0][2])))
+    monkeypatch.setattr(_hooks, "PATCHED", (*V2_TARGETS, ("sagemaker.estimator", path, V2_TARGETS[0][2])))
     with pytest.raises(UnsupportedSDKError) as info:
         patch(identity_propagation=True)
     assert str(info.value) == f"sagemaker.estimator.{path} is missing from this SageMaker SDK; nothing was patched"
@@ -726,7 +719,7 @@ def test_missing_target_is_refused_and_nothing_is_patched(monkeypatch, path):
 
 def test_missing_target_module_is_an_unsupported_sdk_error(monkeypatch):
     """A target module this SDK version does not have is an unknown SDK too: UnsupportedSDKError, nothing patched."""
-    monkeypatch.setitem(_patch.TARGETS, 2, (*V2_TARGETS, ("sagemaker.no_such_module", "Thing.fit", V2_TARGETS[0][2])))
+    monkeypatch.setattr(_hooks, "PATCHED", (*V2_TARGETS, ("sagemaker.no_such_module", "Thing.fit", V2_TARGETS[0][2])))
     try:
         with pytest.raises(UnsupportedSDKError) as info:
             patch(identity_propagation=True)

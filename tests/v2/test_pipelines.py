@@ -19,10 +19,10 @@ import pytest
 from conftest import (
     ATHENA_QUERY,
     BUCKET,
-    BaseFlavour,
     IMAGE,
     NO_IDENTITY,
     ROLE,
+    BaseFlavour,
     arguments,
     expected_record,
     flavour_fixtures,

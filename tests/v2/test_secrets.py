@@ -10,8 +10,8 @@ import pytest
 from conftest import BUCKET, IMAGE, ROLE, everything_logged, leaks, new_boto_session
 
 from sagemaker_s3ag import GrantAwareEstimator, GrantAwareWarning, GrantFallbackError
+from sagemaker_s3ag.core.locations import S3Location
 from sagemaker_s3ag.core.preflight import RESOLVER, AccessGrantsResolver
-from sagemaker_s3ag.core.rules import S3Location
 from sagemaker_s3ag.testing import CANARY_SECRET_ACCESS_KEY
 
 

@@ -30,7 +30,6 @@ from conftest import (  # noqa: E402
     without_name_and_tags,
 )
 from sagemaker.core.shapes import Channel, DataSource, S3DataSource, Tag  # noqa: E402
-from sagemaker.train import ModelTrainer  # noqa: E402
 from sagemaker.core.training.configs import (  # noqa: E402
     Compute,
     InputData,
@@ -39,15 +38,16 @@ from sagemaker.core.training.configs import (  # noqa: E402
     SourceCode,
     TensorBoardOutputConfig,
 )
+from sagemaker.train import ModelTrainer  # noqa: E402
 
 import sagemaker_s3ag  # noqa: E402
-import sagemaker_s3ag.sdk.choke as interception  # noqa: E402
 from sagemaker_s3ag import (  # noqa: E402
     ConsiderationError,
     GrantAwareModelTrainer,
     GrantFallbackError,
     grant_aware,
 )
+from sagemaker_s3ag.sdk.context import current as launch_in_context  # noqa: E402
 
 TRAIN = f"s3://{BUCKET}/train/"
 VAL = f"s3://{BUCKET}/val/"
@@ -491,18 +491,6 @@ def test_refusal_after_a_job_replaces_latest_decision(session, calls):
     assert len(creates(calls)) == 1
 
 
-def test_request_in_api_form_is_settled_on_the_spot(session, calls, grant_warnings):
-    """``_create_training_job_args(boto3=True)`` (what sagemaker.train.aws_batch submits) comes back fixed and tagged."""
-    trainer = make(session, training_input_mode="Pipe")
-    request = trainer._create_training_job_args(input_data_config=[InputData(channel_name="train", data_source=TRAIN)], boto3=True)
-    assert request["AlgorithmSpecification"]["TrainingInputMode"] == "File"
-    assert request["Tags"] == expected_record(adjustments="pipe-mode")
-    assert trainer.latest_decision.job_name == request["TrainingJobName"]
-    assert interception._expected == {}
-    assert creates(calls) == []
-    assert len(ours(grant_warnings)) == 1
-
-
 @pytest.mark.parametrize("variable", ["TRUSTED_IDENTITY_PROPOGATION_ENABLED", "TRUSTED_IDENTITY_PROPAGATION_ENABLED"])
 def test_tip_detected_from_the_environment(session, monkeypatch, grant_warnings, variable):
     monkeypatch.setenv(variable, "true")
@@ -585,7 +573,7 @@ def test_plan_matches_the_launch_and_does_nothing(session, calls, grant_warnings
     nothing_happened(session, calls)
     assert grant_warnings == []  # a plan warns about nothing
     assert trainer.latest_decision is None
-    assert interception._expected == {}
+    assert launch_in_context() is None  # nothing is left governing later requests
 
     train(trainer, channels)
     launched = trainer.latest_decision
@@ -662,17 +650,17 @@ def test_grant_aware_refuses_a_non_class(session):
 # --------------------------------------------------------------------------- 9. dry_run
 
 
-def test_dry_run_creates_nothing_and_leaves_no_announcement(session, calls, grant_warnings):
+def test_dry_run_creates_nothing_and_leaves_nothing_governing(session, calls, grant_warnings):
     trainer = make(session, training_input_mode="Pipe")
     assert train(trainer, dry_run=True) is None
-    assert interception._expected == {}
+    assert launch_in_context() is None  # nothing is left governing later requests
     assert created_jobs(session)["training"] == []
     assert creates(calls) == []
     assert grant_warnings == []
     # The trainer still launches normally afterwards, and that job is the one decided for.
     train(trainer)
     assert trainer.latest_decision.job_name == only_job(session)["TrainingJobName"]
-    assert interception._expected == {}
+    assert launch_in_context() is None  # nothing is left governing later requests
 
 
 def test_dry_run_still_refuses(session, tmp_path, calls):
@@ -680,7 +668,7 @@ def test_dry_run_still_refuses(session, tmp_path, calls):
     with pytest.raises(ConsiderationError):
         train(trainer, dry_run=True)
     nothing_happened(session, calls)
-    assert interception._expected == {}
+    assert launch_in_context() is None  # nothing is left governing later requests
 
 
 
@@ -713,14 +701,3 @@ def test_a_trainer_built_without_init_has_the_default_settings():
     assert trainer.latest_decision is None
 
 
-def test_a_request_that_misses_the_hook_is_reported_not_passed_silently(session, calls, grant_warnings, monkeypatch):
-    """Should sagemaker-core ever send CreateTrainingJob past our client hook, the user hears of it."""
-    monkeypatch.setattr(interception, "_OPERATIONS", {})  # the hook is registered for no operation
-    trainer = GrantAwareModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=session,
-                                     training_input_mode="Pipe", identity_propagation=True)
-    trainer.train(input_data_config=[InputData(channel_name="train", data_source=TRAIN)], wait=False, logs=False)
-    (sent,) = creates(calls)
-    assert sent["AlgorithmSpecification"]["TrainingInputMode"] == "Pipe"  # nothing was applied...
-    (warning,) = ours(grant_warnings)
-    assert warning.startswith("[s3ag:interception] the training job was created, but its request did not pass")
-    assert trainer.latest_decision is None  # ...and nothing is claimed

@@ -2,7 +2,7 @@
 
 Every test runs on moto (fixture ``session``) and reads back what was sent to CreateTrainingJob /
 CreateProcessingJob (fixture ``calls``). An autouse fixture unpatches after each test, so no other
-test file sees a patched SDK. The original SDK functions of ``_patch.TARGETS[3]`` are captured when
+test file sees a patched SDK. The original SDK functions of ``hooks.PATCHED`` are captured when
 this module is imported (before anything here patches), so "restored" is checked with ``is``.
 Also here: ``s3ag run`` on an unchanged v3 script (one subprocess), and the names that belong to
 SDK v2 only.
@@ -26,7 +26,6 @@ from conftest import (
     BUCKET,
     IMAGE,
     ROLE,
-    count_steps,
     created_jobs,
     creates,
     current,
@@ -77,8 +76,10 @@ SDK_VERSION = installed_version("sagemaker")
 # --------------------------------------------------------------------------- originals and checks
 
 
-V3_TARGETS = _patch.TARGETS[3]
-V3_ADDED = _patch.ADDED[3]
+from sagemaker_s3ag.sdk.v3 import hooks as _hooks  # noqa: E402
+
+V3_TARGETS = _hooks.PATCHED
+V3_ADDED = _hooks.ADDED
 ORIGINALS: dict[tuple[str, str], object] = {(m, path): current(m, path) for m, path, _wrapper in V3_TARGETS}
 ORIGINAL_TRAIN = vars(ModelTrainer)["train"]
 assert ORIGINALS[("sagemaker.train.model_trainer", "ModelTrainer.train")] is ORIGINAL_TRAIN
@@ -111,14 +112,6 @@ def wrappers() -> dict[tuple[str, str], object]:
     return {key: current(*key) for key in ORIGINALS}
 
 
-@pytest.fixture
-def steps(monkeypatch):
-    """How many times each grant-aware step ran, by name (the rules must run once per job)."""
-    from sagemaker_s3ag.sdk import processing as _processor
-    from sagemaker_s3ag.sdk.v3 import mixins as _model_trainer
-
-    names = ("before_train", "create_training_job_args", "before_run", "normalize_args")
-    return count_steps(monkeypatch, (_model_trainer, _processor), names)
 
 
 @pytest.fixture(autouse=True)
@@ -217,7 +210,7 @@ def test_stock_model_trainer_pipe_train_is_fixed_like_its_grant_aware_twin(sessi
     assert list(decision.tags) == expected_record(adjustments="pipe-mode")
     assert reference.latest_decision is None  # the unpatched train() decided nothing
     assert t.training_input_mode == "Pipe"  # the user's object is left as they made it
-    assert steps == {"before_train": 1, "create_training_job_args": 1, "before_run": 0, "normalize_args": 0}
+    assert steps == {"check training": 1, "settle training": 1}
 
 
 def test_latest_decision_property_exists_only_while_patched(session, grant_warnings):
@@ -309,7 +302,7 @@ def test_grant_aware_model_trainer_under_patch_keeps_its_own_settings_and_is_han
     assert t.s3ag_settings == Settings(identity_propagation=True)
     assert t.latest_decision.adjustments == ("pipe-mode",)
     assert len([c for c in access_grants.calls if c[0] == "GetDataAccess"]) == 2  # train READ, output WRITE: once each
-    assert (steps["before_train"], steps["create_training_job_args"]) == (1, 1)
+    assert steps == {"check training": 1, "settle training": 1}
 
 
 # --------------------------------------------------------------------------- 2. stock processors
@@ -349,7 +342,7 @@ def test_stock_processor_pipe_input_becomes_file(session, calls, grant_warnings,
     assert "latest_decision" not in vars(reference)
     # FrameworkProcessor.run -> ScriptProcessor.run, PySparkProcessor.run -> _SparkProcessorBase.run:
     # every one is wrapped, the steps run once.
-    assert steps == {"before_train": 0, "create_training_job_args": 0, "before_run": 1, "normalize_args": 1}
+    assert steps == {"check processing": 1, "settle processing": 1}
 
 
 @pytest.mark.parametrize("kind", ["Processor", "ScriptProcessor", "FrameworkProcessor"])
@@ -401,7 +394,7 @@ def test_grant_aware_processor_keeps_its_own_settings_and_is_handled_once(sessio
     assert proc.latest_job.processing_inputs[0].s3_input.s3_input_mode == "File"
     assert len(ours(grant_warnings)) == 1
     assert proc.latest_decision.adjustments == ("pipe-mode",)
-    assert (steps["before_run"], steps["normalize_args"]) == (1, 1)
+    assert steps == {"check processing": 1, "settle processing": 1}
 
 
 def test_grant_aware_script_processor_under_patch_is_handled_once(session, calls, grant_warnings, steps):
@@ -412,7 +405,7 @@ def test_grant_aware_script_processor_under_patch_is_handled_once(session, calls
     (request,) = processing_creates(calls)
     assert request["Tags"] == expected_record(adjustments="pipe-mode")
     assert len(ours(grant_warnings)) == 1
-    assert (steps["before_run"], steps["normalize_args"]) == (1, 1)
+    assert steps == {"check processing": 1, "settle processing": 1}
 
 
 # --------------------------------------------------------------------------- 3. unpatch() restores stock behaviour
@@ -597,7 +590,7 @@ def test_unknown_sdk_version_is_refused_naming_the_installed_version(monkeypatch
 @pytest.mark.parametrize("path", ["ModelTrainer.no_such_method", "NoSuchClass.train"], ids=["missing-method", "missing-class"])
 def test_missing_target_is_refused_and_nothing_is_patched(monkeypatch, path):
     # Last in the list, so an SDK that wrapped as it went would have wrapped every other target by then.
-    monkeypatch.setitem(_patch.TARGETS, 3, (*V3_TARGETS, ("sagemaker.train.model_trainer", path, V3_TARGETS[0][2])))
+    monkeypatch.setattr(_hooks, "PATCHED", (*V3_TARGETS, ("sagemaker.train.model_trainer", path, V3_TARGETS[0][2])))
     with pytest.raises(UnsupportedSDKError) as info:
         patch(identity_propagation=True)
     assert str(info.value) == f"sagemaker.train.model_trainer.{path} is missing from this SageMaker SDK; nothing was patched"

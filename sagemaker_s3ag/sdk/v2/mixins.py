@@ -1,4 +1,4 @@
-"""Estimator: grant-aware training on SDK v2 (``GrantAwareEstimator``, ``grant_aware(PyTorch)``, ``patch()``).
+"""Mixins: grant-aware training on SDK v2 (``GrantAwareEstimator``, ``grant_aware(PyTorch)``, ``patch()``).
 
 In a notebook::
 
@@ -9,54 +9,30 @@ In a notebook::
     est.fit({"train": "s3://bucket/train/"}, wait=False)
     est.latest_decision        # Pipe -> File (warned), default Debugger/Profiler removed, tags written
 
-Two steps, each run once per job whichever way the job is launched:
-
-* :func:`before_fit` (from ``fit``): with TIP on, names the job and refuses what cannot be fixed,
-  before anything is uploaded;
-* :func:`prepare_for_training` (around ``_prepare_for_training``, which every path calls, SageMaker
-  Pipelines steps included): notes what the SDK fills in on its own, lends the SDK a copy of the
-  tags and announces the job to the request hook.
+``fit()`` is one :func:`~sagemaker_s3ag.sdk.common.launch`: with TIP on it names the job and refuses
+what cannot be fixed, from :func:`training_preview`, before ``_prepare_for_training`` uploads
+anything; the choke point then settles the CreateTrainingJob request the SDK sends.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Optional
 
 from sagemaker.debugger import ProfilerRule
 from sagemaker.estimator import Estimator
+from sagemaker.fw_utils import _region_supports_debugger, _region_supports_profiler
 from sagemaker.inputs import TrainingInput
 from sagemaker.job import _Job
 from sagemaker.s3 import s3_path_join
 
 from sagemaker_s3ag.core.decision import Decision
-from sagemaker_s3ag.sdk.common import (
-    GrantAwareMixin,
-    before_launch,
-    bind,
-    check_preview,
-    identity_for,
-    launch,
-    plan_preview,
-    prepare_job,
-    refuse_update,
-    register,
-)
 from sagemaker_s3ag.core.request import Request
 from sagemaker_s3ag.core.settings import Settings
-
-_DEFAULTS = (("debugger_hook_config", "DebugHookConfig"), ("profiler_config", "ProfilerConfig"))
-
-
-def _sdk_made(est: Any) -> dict[str, Any]:
-    """Objects the SDK created on its own in an earlier fit(), by attribute name."""
-    return est.__dict__.setdefault("_s3ag_sdk_made", {})
-
-
-def _is_sdk_default(est: Any, attr: str) -> bool:
-    value = getattr(est, attr, None)
-    return value is None or value is _sdk_made(est).get(attr)
+from sagemaker_s3ag.sdk.common import GrantAwareMixin, bind, launch, plan_preview, refuse_update
+from sagemaker_s3ag.sdk.factory import register
+from sagemaker_s3ag.sdk.owners import sdk_defaults
 
 
 def training_preview(est: Any, inputs: Any = None, job_name: Optional[str] = None) -> Request:
@@ -82,8 +58,9 @@ def training_preview(est: Any, inputs: Any = None, job_name: Optional[str] = Non
     checkpoint = getattr(est, "checkpoint_s3_uri", None)
     if checkpoint:
         preview["CheckpointConfig"] = {"S3Uri": checkpoint}
+    defaults = sdk_defaults(est)
     hook = getattr(est, "debugger_hook_config", None)
-    if hook and not _is_sdk_default(est, "debugger_hook_config"):
+    if hook and "DebugHookConfig" not in defaults:
         preview["DebugHookConfig"] = {"S3OutputPath": hook.s3_output_path}
     rules = list(getattr(est, "rules", None) or ())
     debugger_rules = [r for r in rules if not isinstance(r, ProfilerRule)]
@@ -93,7 +70,7 @@ def training_preview(est: Any, inputs: Any = None, job_name: Optional[str] = Non
     if profiler_rules:
         preview["ProfilerRuleConfigurations"] = [{"RuleConfigurationName": r.name} for r in profiler_rules]
     profiler = getattr(est, "profiler_config", None)
-    if profiler is not None and not _is_sdk_default(est, "profiler_config"):
+    if profiler is not None and "ProfilerConfig" not in defaults:
         preview["ProfilerConfig"] = {"DisableProfiler": bool(profiler.disable_profiler)}
     tensorboard = getattr(est, "tensorboard_output_config", None)
     if tensorboard is not None:
@@ -104,62 +81,32 @@ def training_preview(est: Any, inputs: Any = None, job_name: Optional[str] = Non
     return preview
 
 
-def _planned_defaults(est: Any, preview: Request) -> frozenset[str]:
+def _planned_defaults(est: Any, preview: Request) -> None:
     """Add to ``preview`` the Debugger hook and Profiler SDK v2 would switch on by itself."""
-    from sagemaker.fw_utils import _region_supports_debugger, _region_supports_profiler
-
     region = est.sagemaker_session.boto_region_name
-    defaults = set()
-    if getattr(est, "debugger_hook_config", None) is None and _region_supports_debugger(region):
+    defaults = sdk_defaults(est)
+    if "DebugHookConfig" in defaults and _region_supports_debugger(region):
         preview["DebugHookConfig"] = {"S3OutputPath": preview.get("OutputDataConfig", {}).get("S3OutputPath")}
-        defaults.add("DebugHookConfig")
-    if (
-        getattr(est, "profiler_config", None) is None
-        and not getattr(est, "disable_profiler", False)
-        and _region_supports_profiler(region)
-    ):
+    if "ProfilerConfig" in defaults and not getattr(est, "disable_profiler", False) and _region_supports_profiler(region):
         preview["ProfilerConfig"] = {"DisableProfiler": False}
-        defaults.add("ProfilerConfig")
-    return frozenset(defaults)
 
 
 def _inputs(call: inspect.BoundArguments) -> Any:
     return call.arguments.get("inputs", call.arguments.get("records"))
 
 
-def before_fit(est: Any, settings: Settings, fit: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
-    """Step one of a grant-aware ``fit()`` (see :func:`before_launch`)."""
-    return before_launch(
+def launch_fit(est: Any, settings: Settings, fit: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    """A grant-aware ``fit()`` (or a patched stock one): checked before ``_prepare_for_training`` uploads."""
+    return launch(
         est,
-        "training",
         settings,
+        "training",
         fit,
         args,
         kwargs,
         new_name=est._get_or_create_name,
         preview=lambda call: training_preview(est, _inputs(call), call.arguments.get("job_name")),
     )
-
-
-def prepare_for_training(est: Any, settings: Settings, prepare: Callable[[], Any]) -> Any:
-    """Step two: around the SDK's ``_prepare_for_training``, announce the job to the request hook."""
-    identity = identity_for(est, settings)
-    # Reached without fit() (TrainingStep(estimator=...), a tuner): refuse what is known already.
-    check_preview(est, "training", settings, identity, training_preview(est))
-    made = _sdk_made(est)
-    defaults = frozenset(field for attr, field in _DEFAULTS if _is_sdk_default(est, attr))
-    before = {attr: getattr(est, attr, None) for attr, _field in _DEFAULTS}
-
-    def tracked() -> Any:
-        try:
-            return prepare()
-        finally:
-            for attr, was in before.items():
-                now = getattr(est, attr, None)
-                if now is not was and (was is None or was is made.get(attr)):
-                    made[attr] = now  # the SDK filled it in: still a default next time
-
-    return prepare_job(est, "training", settings, identity, defaults, tracked)
 
 
 class GrantAwareTrainingMixin(GrantAwareMixin):
@@ -171,7 +118,7 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
         With TIP on, what cannot be fixed raises :class:`ConsiderationError` before any upload;
         the rest is fixed in the final request. The decision is kept as ``self.latest_decision``.
         """
-        return launch(self, self.s3ag_settings, before_fit, super().fit, args, kwargs)  # type: ignore[misc]
+        return launch_fit(self, self.s3ag_settings, super().fit, args, kwargs)  # type: ignore[misc]
 
     def plan(self, *args: Any, **kwargs: Any) -> Decision:
         """What ``fit()`` with these arguments would do: nothing is uploaded, created or named for good.
@@ -182,18 +129,12 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
             est.plan({"train": "s3://bucket/train/"})    # a table in a notebook
         """
         call = bind(super().fit, args, kwargs)  # type: ignore[misc]
-        settings = self.s3ag_settings
-        identity = identity_for(self, settings)
         base = self.base_job_name  # type: ignore[attr-defined]
         name = call.arguments.get("job_name") or self._get_or_create_name()  # type: ignore[attr-defined]
         self.base_job_name = base  # _get_or_create_name() fills it in; a plan names nothing for good
         preview = training_preview(self, _inputs(call), name)
-        defaults = _planned_defaults(self, preview)
-        return plan_preview(self, "training", settings, identity, preview, defaults)
-
-    def _prepare_for_training(self, *args: Any, **kwargs: Any) -> Any:
-        parent = super()._prepare_for_training  # type: ignore[misc]
-        return prepare_for_training(self, self.s3ag_settings, lambda: parent(*args, **kwargs))
+        _planned_defaults(self, preview)
+        return plan_preview(self, "training", self.s3ag_settings, preview)
 
     # -- update calls that would turn a forbidden feature on ---------------------------------
 

@@ -1,4 +1,4 @@
-"""ModelTrainer: grant-aware training on SDK v3 (``GrantAwareModelTrainer``, ``grant_aware(...)``, ``patch()``).
+"""Mixins: grant-aware training on SDK v3 (``GrantAwareModelTrainer``, ``grant_aware(...)``, ``patch()``).
 
 In a notebook::
 
@@ -10,14 +10,11 @@ In a notebook::
                   wait=False)
     trainer.latest_decision      # Pipe -> File (warned), tags written
 
-Two steps, each run once per job whichever way the job is launched:
-
-* :func:`before_train` (from ``train``): with TIP on, refuses what cannot be fixed before anything
-  is uploaded (``RemoteDebugConfig`` with ``on_violation="error"``, Pipe with RecordIO, ...);
-* :func:`create_training_job_args` (around ``_create_training_job_args``, which names the job and
-  uploads local code and data, SageMaker Pipelines steps included): refuses again from what it is
-  given, then announces the job to the ``TrainingJob.create`` hook, or settles a Pipelines request
-  (which has no name) on the spot.
+``train()`` is one :func:`~sagemaker_s3ag.sdk.common.launch`: with TIP on it refuses what cannot be
+fixed, from :func:`trainer_preview`, before ``_create_training_job_args`` uploads code or data
+(``RemoteDebugConfig`` with ``on_violation="error"``, Pipe with RecordIO, ...); the choke point then
+settles the CreateTrainingJob request sagemaker-core sends. ``train()`` takes no job name (the SDK
+makes one up while uploading), so the preflight's ``AuditContext`` names none.
 
 SDK v3 sends neither Debugger nor Profiler settings, so nothing is removed silently here; remote
 debugging (``with_remote_debug_config``) and Pipe mode (``training_input_mode`` or a ``Channel``'s
@@ -26,7 +23,6 @@ debugging (``with_remote_debug_config``) and Pipe mode (``training_input_mode`` 
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Any, Optional
 
@@ -35,21 +31,11 @@ from sagemaker.core.training.configs import InputData
 from sagemaker.train.model_trainer import ModelTrainer
 
 from sagemaker_s3ag.core.decision import Decision
-from sagemaker_s3ag.sdk.common import (
-    GrantAwareMixin,
-    before_launch,
-    bind,
-    check_preview,
-    identity_for,
-    launch,
-    plan_preview,
-    preview_uri,
-    register,
-)
-from sagemaker_s3ag.sdk.choke import JobContext, expect, launched_by_pipeline, settle
 from sagemaker_s3ag.core.request import Request, looks_like_s3
-from sagemaker_s3ag.sdk.installed import api_shape
 from sagemaker_s3ag.core.settings import Settings
+from sagemaker_s3ag.sdk.common import GrantAwareMixin, bind, launch, plan_preview, preview_uri
+from sagemaker_s3ag.sdk.factory import register
+from sagemaker_s3ag.sdk.installed import api_shape
 
 
 def _channel(item: Any) -> Optional[Request]:
@@ -140,47 +126,17 @@ def _job_preview(trainer: Any, channels: list[Request]) -> Request:
     return preview
 
 
-def before_train(trainer: Any, settings: Settings, train: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
-    """Step one of a grant-aware ``train()`` (see :func:`~sagemaker_s3ag.sdk.common.before_launch`).
-
-    ``train()`` takes no job name (``_create_training_job_args`` makes one up), so this check's
-    preflight names no job in its ``AuditContext``.
-    """
-    return before_launch(
+def launch_train(trainer: Any, settings: Settings, train: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    """A grant-aware ``train()`` (or a patched stock one): checked before anything is uploaded."""
+    return launch(
         trainer,
-        "training",
         settings,
+        "training",
         train,
         args,
         kwargs,
         preview=lambda call: trainer_preview(trainer, call.arguments.get("input_data_config")),
     )
-
-
-def create_training_job_args(trainer: Any, settings: Settings, create: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
-    """Step two: around the SDK's ``_create_training_job_args`` (every path calls it, Pipelines steps too).
-
-    Refuses what is known before it uploads; then a request for ``TrainingJob.create`` (snake_case,
-    named) is announced to the hook that settles its API call, and a request already in API form
-    (a Pipelines step, or ``boto3=True``) is settled here.
-    """
-    identity = identity_for(trainer, settings)
-    known = bind(create, args, kwargs).arguments
-    check_preview(trainer, "training", settings, identity, trainer_preview(trainer, known.get("input_data_config")))
-    result = create(*args, **kwargs)
-
-    def record(decision: Optional[Decision]) -> None:
-        if decision is not None:
-            remember(trainer, decision)
-
-    ctx = JobContext("training", settings, identity, frozenset(), record, patched=not isinstance(trainer, GrantAwareMixin))
-    if isinstance(result, dict) and "training_job_name" in result:
-        expect(result["training_job_name"], ctx)
-        return result
-    if isinstance(result, dict) and "AlgorithmSpecification" in result:
-        session = trainer.sagemaker_session
-        return settle(ctx, result, "training", session.boto_session, launched_by_pipeline(session))
-    return result
 
 
 def _private(trainer: Any) -> dict[str, Any]:
@@ -239,7 +195,7 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
         any code or data is uploaded; the rest is fixed in the CreateTrainingJob request. The
         decision is kept as ``self.latest_decision``.
         """
-        return launch(self, self.s3ag_settings, before_train, super().train, args, kwargs)  # type: ignore[misc]
+        return launch_train(self, self.s3ag_settings, super().train, args, kwargs)  # type: ignore[misc]
 
     def plan(self, *args: Any, **kwargs: Any) -> Decision:
         """What ``train()`` with these arguments would do: nothing is uploaded or created.
@@ -251,11 +207,7 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
         """
         call = bind(super().train, args, kwargs)  # type: ignore[misc]
         preview = trainer_preview(self, call.arguments.get("input_data_config"))
-        return plan_preview(self, "training", self.s3ag_settings, identity_for(self, self.s3ag_settings), preview)
-
-    def _create_training_job_args(self, *args: Any, **kwargs: Any) -> Any:
-        parent = super()._create_training_job_args  # type: ignore[misc]
-        return create_training_job_args(self, self.s3ag_settings, parent, args, kwargs)
+        return plan_preview(self, "training", self.s3ag_settings, preview)
 
 
 class GrantAwareModelTrainer(GrantAwareTrainingMixin, ModelTrainer):

@@ -1,0 +1,83 @@
+"""Hooks: every place sagemaker-s3ag touches SageMaker Python SDK v2, and why.
+
+The two choke points settle every request (:mod:`sagemaker_s3ag.sdk.choke`); the SDK hooks below only
+do what must happen earlier than a request exists: refuse before anything is uploaded, and carry a
+job's settings (a :class:`~sagemaker_s3ag.sdk.context.Launch`) with the call that builds it.
+
+================================================  ========  ===============================================
+hook point                                        when      why
+================================================  ========  ===============================================
+``botocore.client.BaseClient._make_api_call``     always    choke point 1: every CreateTrainingJob,
+                                                            CreateProcessingJob, CreateHyperParameter-
+                                                            TuningJob, UpdateTrainingJob, CreatePipeline
+                                                            and UpdatePipeline any client sends
+``workflow.pipeline.Pipeline.definition``         always    choke point 2: every job step of a definition
+``tuner.HyperparameterTuner.fit``                 always    a tuner over grant-aware estimators: check their
+                                                            channels before it uploads code; launch the
+                                                            tuning job with their strictest settings
+``estimator.EstimatorBase.fit``, ``PyTorch.fit``, patch()   a stock estimator launches like a grant-aware
+``AlgorithmEstimator.fit``,                                 one: checked before ``_prepare_for_training``
+``AmazonAlgorithmEstimatorBase.fit``,                       uploads code, settings in context (each class
+``JumpStartEstimator.fit``                                  that overrides ``fit``: the outermost acts)
+``processing.Processor.run``, ``ScriptProcessor``, patch()   the same for processors (``FrameworkProcessor``
+``FrameworkProcessor``, ``PySparkProcessor``,               uploads its code inside ``run()``)
+``SparkJarProcessor`` ``.run``
+``EstimatorBase.enable_remote_debug``,            patch()   refused with TIP on before the estimator
+``enable_default_profiling``, ``update_profiler``           changes (choke point 1 refuses the
+                                                            UpdateTrainingJob of any other path)
+================================================  ========  ===============================================
+
+``patch()`` checks each of its entries against the installed SDK before it wraps any (all or nothing);
+an always-on hook is wrapped when its module is imported, and one the SDK lacks is reported with a
+warning. The test suite checks every entry against the oldest and newest SDK v2 supported
+(``sagemaker_s3ag.sdk.v2.SUPPORTED``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sagemaker_s3ag.sdk import choke
+from sagemaker_s3ag.sdk.common import Hook, launch_tuner, outermost, refusing
+from sagemaker_s3ag.sdk.common import install as install_hooks
+from sagemaker_s3ag.sdk.processing import launch_run
+from sagemaker_s3ag.sdk.v2.mixins import launch_fit, training_preview
+
+
+def tuner_fit(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``HyperparameterTuner.fit``: launched with its governed estimators' settings, checked before any upload."""
+    return launch_tuner(instance, training_preview, wrapped, args, kwargs)
+
+
+# Installed with the first grant-aware object or patch() (when their module is imported), never removed.
+ALWAYS: tuple[Hook, ...] = (
+    ("sagemaker.workflow.pipeline", "Pipeline.definition", choke.definition),
+    ("sagemaker.tuner", "HyperparameterTuner.fit", tuner_fit),
+)
+
+_fit, _run = outermost(launch_fit), outermost(launch_run)
+
+# Installed by patch(), removed by unpatch().
+PATCHED: tuple[Hook, ...] = (
+    ("sagemaker.estimator", "EstimatorBase.fit", _fit),
+    ("sagemaker.pytorch.estimator", "PyTorch.fit", _fit),
+    ("sagemaker.algorithm", "AlgorithmEstimator.fit", _fit),
+    ("sagemaker.amazon.amazon_estimator", "AmazonAlgorithmEstimatorBase.fit", _fit),
+    ("sagemaker.jumpstart.estimator", "JumpStartEstimator.fit", _fit),
+    ("sagemaker.processing", "Processor.run", _run),
+    ("sagemaker.processing", "ScriptProcessor.run", _run),
+    ("sagemaker.processing", "FrameworkProcessor.run", _run),
+    ("sagemaker.spark.processing", "PySparkProcessor.run", _run),
+    ("sagemaker.spark.processing", "SparkJarProcessor.run", _run),
+    ("sagemaker.estimator", "EstimatorBase.enable_remote_debug", refusing("remote-debug", "enable_remote_debug()", "remote debugging")),
+    ("sagemaker.estimator", "EstimatorBase.enable_default_profiling", refusing("profiler", "enable_default_profiling()", "SageMaker Profiler")),
+    ("sagemaker.estimator", "EstimatorBase.update_profiler", refusing("profiler", "update_profiler()", "SageMaker Profiler")),
+)
+
+# (module, "Class.attribute", factory): attributes patch() adds to stock classes.
+ADDED: tuple[tuple[str, str, Callable[[], Any]], ...] = ()
+
+
+def install() -> None:
+    """The choke points and the :data:`ALWAYS` hooks, once per process."""
+    install_hooks(ALWAYS)
