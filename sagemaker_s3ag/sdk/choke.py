@@ -4,10 +4,12 @@
    pattern of OpenTelemetry's botocore instrumentation, X-Ray and Sentry), sees every
    ``CreateTrainingJob``, ``CreateProcessingJob`` and ``CreateHyperParameterTuningJob`` any SageMaker
    client sends (clients made before the wrap included): SDK v2 and v3 classes, ``@remote``,
-   sagemaker-core, raw boto3. It settles the request once (rules, preflight, ``on_fallback``,
-   ``s3ag:`` tags) and calls through; a refusal raises before the call. ``UpdateTrainingJob`` that
-   would switch remote debugging or the Profiler on is refused with TIP on. Every other operation,
-   of every service, passes straight through.
+   sagemaker-core, raw boto3; and a training job queued with AWS Batch (``SubmitServiceJob`` of
+   type ``SAGEMAKER_TRAINING``, whose payload is a CreateTrainingJob request). It settles the
+   request once (rules, preflight, ``on_fallback``, ``s3ag:`` tags) and calls through; a refusal
+   raises before the call. ``UpdateTrainingJob`` that would switch remote debugging or the
+   Profiler on is refused with TIP on. Every other operation, of every service, passes straight
+   through.
 2. **Pipelines.** ``Pipeline.definition()`` (both SDK majors) settles every Training, Processing and
    Tuning step's ``Arguments`` (classic steps, ``step_args``, ``@step`` functions), each with the
    settings of the object that defined it; ``CreatePipeline`` / ``UpdatePipeline`` sent by any client
@@ -27,6 +29,7 @@ the object in S3 is the user's and is not rewritten. One that cannot be read is 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import OrderedDict
@@ -55,7 +58,8 @@ JOB_OPERATIONS: Mapping[str, JobType] = {
 }
 PIPELINE_OPERATIONS = frozenset({"CreatePipeline", "UpdatePipeline"})
 UPDATE_OPERATIONS = frozenset({"UpdateTrainingJob"})
-WATCHED = frozenset(JOB_OPERATIONS) | PIPELINE_OPERATIONS | UPDATE_OPERATIONS
+QUEUE_OPERATION = "SubmitServiceJob"  # AWS Batch
+WATCHED = frozenset(JOB_OPERATIONS) | PIPELINE_OPERATIONS | UPDATE_OPERATIONS | {QUEUE_OPERATION}
 MAX_DEFINITION_BYTES = 1_048_576  # the API's limit for PipelineDefinition
 
 
@@ -113,11 +117,16 @@ def _api_call(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
     if operation not in WATCHED:
         return wrapped(*args, **kwargs)
     launch = governing()
-    if launch is None or instance.meta.service_model.service_name != "sagemaker":
-        return wrapped(*args, **kwargs)
     params = args[1] if len(args) > 1 else kwargs.get("api_params")
-    if not isinstance(params, Mapping):
-        return wrapped(*args, **kwargs)  # botocore refuses it itself
+    if launch is None or not isinstance(params, Mapping):
+        return wrapped(*args, **kwargs)  # nothing governs it, or botocore refuses it itself
+    service = instance.meta.service_model.service_name
+    if operation == QUEUE_OPERATION:
+        if service != "batch":
+            return wrapped(*args, **kwargs)
+        return wrapped(operation, settle_queued_job(launch, params, instance))
+    if service != "sagemaker":
+        return wrapped(*args, **kwargs)
     if operation in JOB_OPERATIONS:
         params = settle(launch, dict(params), JOB_OPERATIONS[operation], instance)
     elif operation in UPDATE_OPERATIONS:
@@ -125,6 +134,26 @@ def _api_call(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
     else:
         params = settle_pipeline_request(launch, params, instance)
     return wrapped(operation, params)
+
+
+def settle_queued_job(launch: Launch, params: Mapping[str, Any], client: Any) -> dict[str, Any]:
+    """An AWS Batch ``SubmitServiceJob`` with its SageMaker training payload settled.
+
+    The payload is a CreateTrainingJob request as JSON; AWS Batch passes it to SageMaker unread,
+    so the ``s3ag:`` record goes into its ``Tags`` like any other training job's. A payload that is
+    not a JSON object is sent as it is: SageMaker refuses it.
+    """
+    params = dict(params)
+    payload = params.get("serviceRequestPayload")
+    if params.get("serviceJobType") != "SAGEMAKER_TRAINING" or not isinstance(payload, str):
+        return params
+    try:
+        request = json.loads(payload)
+    except ValueError:
+        return params
+    if isinstance(request, dict):
+        params["serviceRequestPayload"] = json.dumps(settle(launch, request, "training", client))
+    return params
 
 
 # --------------------------------------------------------------------------- choke point 2: pipelines

@@ -217,6 +217,25 @@ def preview_uri(uri: Any) -> Any:
 # --------------------------------------------------------------------------- the hooks of an SDK major
 
 
+def queue_submit(preview: Callable[[Any, Any], Mapping[str, Any]]) -> Wrapper:
+    """AWS Batch ``TrainingQueue.submit(training_job, inputs, ...)`` of a governed estimator or trainer.
+
+    The queue builds the request from the object itself, never through ``fit()`` / ``train()``: the
+    job is launched with the object's settings, checked (``preview(object, inputs)``) before the
+    SDK uploads anything; the choke point settles the ``SubmitServiceJob`` payload.
+    """
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        job = bind(wrapped, args, kwargs).arguments.get("training_job")
+        settings = settings_for(job) if job is not None else None
+        if settings is None or current() is not None:
+            return wrapped(*args, **kwargs)
+        return launch(job, settings, "training", wrapped, args, kwargs, preview=lambda call: preview(job, call.arguments.get("inputs")))
+
+    return wrapper
+
+
+
 def outermost(step: Step) -> Wrapper:
     """A stock ``fit()`` / ``run()`` / ``train()`` under ``patch()``: launched once, by the outermost of nested overrides."""
 

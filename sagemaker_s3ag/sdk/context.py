@@ -55,10 +55,13 @@ class Launch:
     def identity(self, sending_client: Any = None) -> IdentityPropagation:
         """Whether TIP is on for this job, decided once (``DescribeDomain`` through the owner's session).
 
-        ``sending_client`` asks when the launch has no client of its own.
+        ``sending_client`` asks when the launch has no client of its own (through a SageMaker client
+        with its credentials, when it is another service's: AWS Batch).
         """
         if self._identity is None:
             client = self.sagemaker_client or sending_client
+            if client is not None and client.meta.service_model.service_name != "sagemaker":
+                client = session_of_client(client).client("sagemaker")
             self._identity = detect_identity_propagation(self.settings.identity_propagation, client)
         return self._identity
 

@@ -10,11 +10,16 @@ hook point                                        when      why
 ``botocore.client.BaseClient._make_api_call``     always    choke point 1: every CreateTrainingJob,
                                                             CreateProcessingJob, CreateHyperParameter-
                                                             TuningJob, UpdateTrainingJob, CreatePipeline
-                                                            and UpdatePipeline any client sends
+                                                            and UpdatePipeline any client sends, and AWS
+                                                            Batch SubmitServiceJob training payloads
 ``workflow.pipeline.Pipeline.definition``         always    choke point 2: every job step of a definition
 ``tuner.HyperparameterTuner.fit``                 always    a tuner over grant-aware estimators: check their
                                                             channels before it uploads code; launch the
                                                             tuning job with their strictest settings
+``aws_batch.training_queue.TrainingQueue.submit``  always    a grant-aware estimator queued with AWS Batch:
+                                                            its settings, checked before the upload (the
+                                                            ``SubmitServiceJob`` payload is settled by
+                                                            choke point 1)
 ``estimator.EstimatorBase.fit``, ``PyTorch.fit``, patch()   a stock estimator launches like a grant-aware
 ``AlgorithmEstimator.fit``,                                 one: checked before ``_prepare_for_training``
 ``AmazonAlgorithmEstimatorBase.fit``,                       uploads code, settings in context (each class
@@ -38,7 +43,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from sagemaker_s3ag.sdk import choke
-from sagemaker_s3ag.sdk.common import Hook, launch_tuner, outermost, refusing
+from sagemaker_s3ag.sdk.common import Hook, launch_tuner, outermost, queue_submit, refusing
 from sagemaker_s3ag.sdk.common import install as install_hooks
 from sagemaker_s3ag.sdk.processing import launch_run
 from sagemaker_s3ag.sdk.v2.mixins import launch_fit, training_preview
@@ -49,10 +54,16 @@ def tuner_fit(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
     return launch_tuner(instance, training_preview, wrapped, args, kwargs)
 
 
+def queued_preview(job: Any, inputs: Any) -> dict[str, Any]:
+    """What AWS Batch's ``TrainingQueue`` will send for an estimator (a ``sagemaker.modules`` trainer: nothing known yet)."""
+    return training_preview(job, inputs) if hasattr(job, "input_mode") else {}
+
+
 # Installed with the first grant-aware object or patch() (when their module is imported), never removed.
 ALWAYS: tuple[Hook, ...] = (
     ("sagemaker.workflow.pipeline", "Pipeline.definition", choke.definition),
     ("sagemaker.tuner", "HyperparameterTuner.fit", tuner_fit),
+    ("sagemaker.aws_batch.training_queue", "TrainingQueue.submit", queue_submit(queued_preview)),
 )
 
 _fit, _run = outermost(launch_fit), outermost(launch_run)

@@ -13,13 +13,18 @@ hook point                                             when      why
                                                                  send it on sagemaker-core's own client),
                                                                  CreateProcessingJob, CreateHyperParameter-
                                                                  TuningJob, UpdateTrainingJob,
-                                                                 CreatePipeline and UpdatePipeline
+                                                                 CreatePipeline, UpdatePipeline, and AWS
+                                                                 Batch SubmitServiceJob training payloads
 ``mlops.workflow.pipeline.Pipeline.definition``        always    choke point 2: every job step of a
                                                                  definition
 ``train.tuner.HyperparameterTuner.tune``               always    a tuner over grant-aware trainers: check
                                                                  their channels before it uploads code;
                                                                  launch the tuning job with their
                                                                  strictest settings
+``train.aws_batch.training_queue.TrainingQueue.submit`` always   a grant-aware trainer queued with AWS
+                                                                 Batch: its settings, checked before the
+                                                                 upload (the SubmitServiceJob payload is
+                                                                 settled by choke point 1)
 ``train.model_trainer.ModelTrainer.train``             patch()   a stock trainer launches like a
                                                                  grant-aware one: checked before
                                                                  ``_create_training_job_args`` uploads
@@ -42,10 +47,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from sagemaker_s3ag.sdk import choke
-from sagemaker_s3ag.sdk.common import Hook, launch_tuner, outermost
+from sagemaker_s3ag.sdk.common import Hook, launch_tuner, outermost, queue_submit
 from sagemaker_s3ag.sdk.common import install as install_hooks
 from sagemaker_s3ag.sdk.processing import launch_run
-from sagemaker_s3ag.sdk.v3.mixins import LATEST_DECISION, launch_train, tuner_preview
+from sagemaker_s3ag.sdk.v3.mixins import LATEST_DECISION, launch_train, trainer_preview, tuner_preview
 
 
 def tuner_tune(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -57,6 +62,7 @@ def tuner_tune(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...]
 ALWAYS: tuple[Hook, ...] = (
     ("sagemaker.mlops.workflow.pipeline", "Pipeline.definition", choke.definition),
     ("sagemaker.train.tuner", "HyperparameterTuner.tune", tuner_tune),
+    ("sagemaker.train.aws_batch.training_queue", "TrainingQueue.submit", queue_submit(trainer_preview)),
 )
 
 _train, _run = outermost(launch_train), outermost(launch_run)
