@@ -71,7 +71,20 @@ def access_grants(_emulator):
     clear_preflight_cache()  # also drops cached clients, so new ones see this table
     table = AccessGrantsTable().grant(f"s3://{BUCKET}/*", "READWRITE")
     install_access_grants(_emulator.session.boto_session, table)
+    for client in sagemaker_clients(_emulator.session):  # requests with no session ask with their client's hooks
+        install_access_grants(client, table)
     return table
+
+
+def sagemaker_clients(session) -> list:
+    """The SageMaker clients of ``session``: its own, and on SDK v3 sagemaker-core's cached ones."""
+    clients = [session.sagemaker_client]
+    if SDK_MAJOR >= 3:  # ModelTrainer sends CreateTrainingJob through sagemaker-core's cached client
+        from sagemaker.core.resources import Base
+
+        for region in (None, session.boto_region_name):  # ModelTrainer passes none, HyperparameterTuner its own
+            clients.append(Base.get_sagemaker_client(session=session.boto_session, region_name=region, service_name="sagemaker"))
+    return clients
 
 
 @pytest.fixture
@@ -123,12 +136,7 @@ def calls(session):
     def record(params, model, **_):
         made.append((model.name, copy.deepcopy(params)))
 
-    clients = [session.sagemaker_client]
-    if SDK_MAJOR >= 3:  # ModelTrainer sends CreateTrainingJob through sagemaker-core's cached client
-        from sagemaker.core.resources import Base
-
-        for region in (None, session.boto_region_name):  # ModelTrainer passes none, HyperparameterTuner its own
-            clients.append(Base.get_sagemaker_client(session=session.boto_session, region_name=region, service_name="sagemaker"))
+    clients = sagemaker_clients(session)
     for client in clients:
         client.meta.events.register("before-parameter-build.sagemaker", record, unique_id="s3ag-tests-calls")
     yield made

@@ -34,30 +34,28 @@ class ClientSession:
         self._proxies = getattr(meta.config, "proxies", None)
         getter = getattr(client, "_get_credentials", None)  # botocore >= 1.29; the signer's own credentials
         self._credentials = getter() if callable(getter) else getattr(getattr(client, "_request_signer", None), "_credentials", None)
-        self._botocore: Any = None
 
     def _session(self) -> Any:
-        if self._botocore is None:
-            from botocore.credentials import CredentialProvider, CredentialResolver
-            from botocore.session import Session
+        """A botocore session with the client's event hooks as they are now (a copy: the client's stay its own)."""
+        from botocore.credentials import CredentialProvider, CredentialResolver
+        from botocore.session import Session
 
-            credentials = self._credentials
+        credentials = self._credentials
 
-            class _TheClients(CredentialProvider):  # hands out the client's own credentials object
-                METHOD = "sagemaker-s3ag-client"
+        class _TheClients(CredentialProvider):  # hands out the client's own credentials object
+            METHOD = "sagemaker-s3ag-client"
 
-                def load(self) -> Any:
-                    return credentials
+            def load(self) -> Any:
+                return credentials
 
-            # The client's event emitter already holds botocore's built-in handlers and every handler
-            # the user registered on their session before making it.
-            session = Session(event_hooks=copy.copy(self._events), include_builtin_handlers=False)
-            session.register_component("credential_provider", CredentialResolver([_TheClients()]))
-            self._botocore = session
-        return self._botocore
+        # The client's event emitter already holds botocore's built-in handlers and every handler
+        # the user registered on their session before making it, or on the client since.
+        session = Session(event_hooks=copy.copy(self._events), include_builtin_handlers=False)
+        session.register_component("credential_provider", CredentialResolver([_TheClients()]))
+        return session
 
     def client(self, service: str, config: Any = None) -> Any:
-        """A new client of ``service``, in this Region, with these credentials and event hooks."""
+        """A new client of ``service``, in this Region, with these credentials and the client's event hooks as they are now."""
         if self._proxies and config is not None and not getattr(config, "proxies", None):
             from botocore.config import Config
 

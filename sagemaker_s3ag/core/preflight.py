@@ -40,7 +40,7 @@ from typing import Any, Optional
 from sagemaker_s3ag.core.identity import clear_cache as clear_domains
 from sagemaker_s3ag.core.locations import S3Location, s3_locations
 from sagemaker_s3ag.core.outcomes import LocationOutcome, Outcome
-from sagemaker_s3ag.core.request import JobType, is_unresolved, job_name, parse_s3_uri, show
+from sagemaker_s3ag.core.request import JobType, is_unresolved, job_name, literal_head, parse_s3_uri, show
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +119,53 @@ def _classify(err: BaseException, operation: str) -> Resolution:
     return Resolution("unknown", f"{operation} failed ({type(err).__name__})")
 
 
+@dataclass
+class _Group:
+    """One (location, permission) of a job: where it appears, and what to ask about it."""
+
+    uri: Any
+    places: list[str]
+    target: Optional[str]  # what GetDataAccess is asked, or None (nothing to ask)
+    head: Optional[str] = None  # a pipeline value's literal start, asked about in its place
+    unknown: str = ""  # why it is unknown, when there is nothing to ask
+
+    def outcome(self, key: tuple[str, str], found: Resolution) -> LocationOutcome:
+        if self.head is not None:  # a grant on the head covers every value; anything less proves nothing
+            if found.outcome == "granted":
+                found = Resolution("granted", f"a grant covers all of {self.head} (a pipeline value)", found.grant_target, found.grantee_type, found.instance_arn)
+            else:
+                found = Resolution("unknown", f"a pipeline value under {self.head}: {found.reason} for all of it")
+        return LocationOutcome(
+            key[0], key[1], found.outcome, found.reason, tuple(self.places), found.grant_target, found.grantee_type, found.instance_arn
+        )
+
+
+def _group(locations: Sequence[S3Location]) -> dict[tuple[str, str], _Group]:
+    """The job's locations by (URI, permission), in first-seen order, each with its question."""
+    groups: dict[tuple[str, str], _Group] = {}
+    for where, permission, uri, kind in locations:
+        if uri is None:
+            continue  # not known yet (a local input the SDK uploads later): asked about then
+        key = (uri if isinstance(uri, str) else show(uri), permission)
+        if key in groups:
+            groups[key].places.append(where)
+            continue
+        if isinstance(uri, str):
+            try:
+                groups[key] = _Group(uri, [where], target_for(uri, kind))
+            except ValueError:
+                continue  # malformed: the s3-uri rule refuses the job
+            continue
+        head = literal_head(uri) if is_unresolved(uri) else None
+        try:
+            target = target_for(head, "prefix") if head else None
+        except ValueError:
+            target, head = None, None
+        unknown = "a pipeline value, known only when the pipeline runs" if is_unresolved(uri) else "not an S3 URI"
+        groups[key] = _Group(uri, [where], target, head, unknown)
+    return groups
+
+
 @dataclass(frozen=True)
 class _Caller:
     account: str
@@ -164,58 +211,22 @@ class AccessGrantsResolver:
         """
         if deadline is None:
             deadline = self._clock() + timeout
-        groups: dict[tuple[str, str], tuple[Any, list[str], Optional[str]]] = {}
-        for where, permission, uri, kind in locations:
-            if uri is None:
-                continue  # not known yet (a local input the SDK uploads later): asked about then
-            label = uri if isinstance(uri, str) else show(uri)
-            target: Optional[str] = None
-            if isinstance(uri, str):
-                try:
-                    target = target_for(uri, kind)
-                except ValueError:
-                    continue  # malformed: the s3-uri rule refuses the job
-            entry = groups.setdefault((label, permission), (uri, [], target))
-            entry[1].append(where)
-        if not groups:
-            return ()
-
+        groups = _group(locations)
         answers: dict[tuple[str, str], Resolution] = {}
         pending: dict[tuple[str, str], tuple[str, str]] = {}  # (label, permission) -> (target, permission)
-        for (label, permission), (uri, _places, target) in groups.items():
-            if target is None:
-                what = "a pipeline value, known only when the pipeline runs" if is_unresolved(uri) else "not an S3 URI"
-                answers[(label, permission)] = Resolution("unknown", what)
+        for key, group in groups.items():
+            if group.target is None:
+                answers[key] = Resolution("unknown", group.unknown)
+            elif memo is not None and (group.target, key[1]) in memo:
+                answers[key] = memo[(group.target, key[1])]
             else:
-                pending[(label, permission)] = (target, permission)
-
-        if memo is not None:
-            for key, question in list(pending.items()):
-                if question in memo:
-                    answers[key] = memo[question]
-                    del pending[key]
+                pending[key] = (group.target, key[1])
         if pending:
             asked = self._resolve_targets(boto_session, dict(pending), deadline, timeout, audit_context)
             answers.update(asked)
             if memo is not None:
                 memo.update((pending[key], answer) for key, answer in asked.items())
-
-        outcomes = []
-        for (label, permission), (_uri, places, _target) in groups.items():
-            found = answers[(label, permission)]
-            outcomes.append(
-                LocationOutcome(
-                    label,
-                    permission,
-                    found.outcome,
-                    found.reason,
-                    tuple(places),
-                    found.grant_target,
-                    found.grantee_type,
-                    found.instance_arn,
-                )
-            )
-        return tuple(outcomes)
+        return tuple(group.outcome(key, answers[key]) for key, group in groups.items())
 
     def clear(self, *, clients: bool = True) -> None:
         """Forget every cached answer and caller identity, and (unless ``clients=False``) the clients."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Optional
 
 JobType = Literal["training", "processing", "tuning"]
 Request = dict[str, Any]
@@ -55,6 +55,29 @@ def is_unresolved(value: Any) -> bool:
     if value is None or isinstance(value, (str, int, float, bool, list)):
         return False
     return is_expression(value) if isinstance(value, dict) else True
+
+
+def literal_head(value: Any) -> Optional[str]:
+    """What is known now of a pipeline value that builds an S3 URI: the literal start of a ``Join``.
+
+    ``Join(on="/", values=["s3://bucket/pipeline", ExecutionVariables.PIPELINE_EXECUTION_ID, "out"])``
+    (``{"Std:Join": ...}`` in a definition) always starts with ``s3://bucket/pipeline/``; ``None``
+    when nothing is known (a parameter, a step property, a ``Join`` that starts with one).
+    """
+    expr = value if isinstance(value, Mapping) else getattr(value, "expr", None)
+    if not isinstance(expr, Mapping) or len(expr) != 1 or not isinstance(expr.get("Std:Join"), Mapping):
+        return None
+    on, values = expr["Std:Join"].get("On"), expr["Std:Join"].get("Values")
+    if not isinstance(on, str) or not isinstance(values, list):
+        return None
+    head: list[str] = []
+    for item in values:
+        if not isinstance(item, (str, int, float)) or isinstance(item, bool):
+            break
+        head.append(str(item))
+    if not head:
+        return None
+    return on.join(head) + (on if len(head) < len(values) else "")
 
 
 def show(value: Any) -> str:

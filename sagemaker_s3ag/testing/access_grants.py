@@ -213,15 +213,18 @@ def _request_params(request_dict: Mapping[str, Any]) -> dict[str, str]:
     return params
 
 
-def install_access_grants(boto_session: Any, table: AccessGrantsTable) -> None:
-    """Answer Access Grants and STS calls of clients created from ``boto_session`` with ``table``.
+def install_access_grants(target: Any, table: AccessGrantsTable) -> None:
+    """Answer Access Grants and STS calls with ``table``: those of clients created from ``target`` from now on.
 
-    Uses botocore ``before-call`` events on the session, so it reaches clients created after this
-    call; installing again replaces the table.
+    ``target`` is a boto3 or botocore session, or a client: sagemaker-s3ag asks about a request that
+    came with no SageMaker session (raw boto3, ``@remote``) with the event hooks of the client that
+    sends it, so a fake installed on a SageMaker client answers those. Uses botocore ``before-call``
+    events; installing again replaces the table.
     """
     from botocore.awsrequest import AWSResponse
 
-    events = boto_session.events
+    meta = getattr(target, "meta", None)
+    events = meta.events if meta is not None and hasattr(meta, "events") else target.events
     for event, operation in _EVENTS.items():
 
         def handler(params: Mapping[str, Any], operation: str = operation, **_: Any) -> Any:

@@ -1,0 +1,169 @@
+"""Every SDK v2 launch path under ``patch()``: ``@remote``, ``@step``, AWS Batch's ``TrainingQueue``.
+
+Each is fixed, preflighted and tagged by the choke points (no SDK hook of ours on ``@remote`` or
+``@step``), and stock again after ``unpatch()``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import BUCKET, IMAGE, ROLE, access_grants_calls, arguments, creates, ours, tag_map
+from sagemaker.aws_batch.training_queue import TrainingQueue
+from sagemaker.estimator import Estimator
+from sagemaker.remote_function import job as remote_job
+from sagemaker.remote_function import remote
+from sagemaker.workflow.function_step import step
+from sagemaker.workflow.pipeline import Pipeline
+
+import sagemaker_s3ag
+from sagemaker_s3ag import ConsiderationError, GrantAwareEstimator
+
+TRAIN = f"s3://{BUCKET}/train/"
+
+
+@pytest.fixture(autouse=True)
+def always_unpatch():
+    try:
+        yield
+    finally:
+        sagemaker_s3ag.unpatch()
+
+
+class Started(Exception):
+    """Raised where ``@remote`` would wait for its job: the request has been sent by then."""
+
+
+@pytest.fixture
+def no_waiting(monkeypatch):
+    """``@remote`` waits for its job to finish; here the test ends once it has been created."""
+
+    def stop(self, timeout=None):
+        raise Started(self.job_name)
+
+    monkeypatch.setattr(remote_job._Job, "wait", stop)
+
+
+def add_one_remotely(session):
+    @remote(sagemaker_session=session, image_uri=IMAGE, role=ROLE, instance_type="ml.m5.xlarge",
+            s3_root_uri=f"s3://{BUCKET}/remote", include_local_workdir=False, keep_alive_period_in_seconds=0)
+    def add_one(a):
+        return a + 1
+
+    return add_one
+
+
+def test_remote_function_job_is_preflighted_and_tagged(session, access_grants, calls, grant_warnings, no_waiting):
+    sagemaker_s3ag.patch(identity_propagation=True)
+    with pytest.raises(Started):
+        add_one_remotely(session)(1)
+    (sent,) = creates(calls)
+    record = tag_map(sent["Tags"])
+    assert record["s3ag:credentials"] == "access-grants"
+    assert record["s3ag:identity-propagation"] == "enabled"
+    targets = [p["Target"] for op, p in access_grants.calls if op == "GetDataAccess"]
+    assert targets and all(t.startswith(f"s3://{BUCKET}/remote/") for t in targets)
+    assert ours(grant_warnings) == []
+
+
+def test_remote_function_with_on_fallback_deny_is_refused_before_the_job(session, access_grants, calls, no_waiting):
+    access_grants.grants.clear()
+    sagemaker_s3ag.patch(identity_propagation=True, on_fallback="deny")
+    with pytest.raises(sagemaker_s3ag.GrantFallbackError):
+        add_one_remotely(session)(1)
+    assert creates(calls) == []
+
+
+def test_remote_function_after_unpatch_is_stock(session, access_grants, calls, no_waiting):
+    sagemaker_s3ag.patch(identity_propagation=True)
+    sagemaker_s3ag.unpatch()
+    with pytest.raises(Started):
+        add_one_remotely(session)(1)
+    (sent,) = creates(calls)
+    assert not any(t["Key"].startswith("s3ag:") for t in sent.get("Tags", ()))
+    assert access_grants_calls(access_grants) == []
+
+
+def step_pipeline(session):
+    @step(name="AddOne", instance_type="ml.m5.xlarge", image_uri=IMAGE, role=ROLE, keep_alive_period_in_seconds=0)
+    def add_one(a):
+        return a + 1
+
+    return Pipeline(name="StepPipeline", steps=[add_one(1)], sagemaker_session=session)
+
+
+def test_step_function_is_a_recorded_training_step(session, access_grants, grant_warnings):
+    access_grants.grants.clear()
+    access_grants.grant(f"s3://{BUCKET}/*", "READWRITE", grantee_type="IAM")  # what a pipeline execution can use
+    sagemaker_s3ag.patch(identity_propagation=True)
+    definition = json.loads(step_pipeline(session).definition())
+    settled = arguments(definition, "AddOne")
+    record = tag_map(settled["Tags"])
+    assert record["s3ag:launched-by"] == "pipeline"
+    # The output path is Join("s3://bucket/StepPipeline", execution id, ...): a grant on its literal head covers it.
+    assert record["s3ag:credentials"] == "access-grants"
+    assert settled["OutputDataConfig"]["S3OutputPath"]["Std:Join"]["Values"][0] == f"s3://{BUCKET}/StepPipeline"
+
+
+def test_step_function_without_patch_is_stock(session, access_grants):
+    definition = json.loads(step_pipeline(session).definition())
+    assert "Tags" not in arguments(definition, "AddOne") or not any(
+        t["Key"].startswith("s3ag:") for t in arguments(definition, "AddOne")["Tags"]
+    )
+    assert access_grants_calls(access_grants) == []
+
+
+@pytest.fixture
+def batch(session, monkeypatch):
+    """AWS Batch answered here (moto has no SubmitServiceJob): the service-job requests, as sent."""
+    from botocore.awsrequest import AWSResponse
+
+    submitted: list[dict] = []
+
+    def answer(params, **_):
+        submitted.append(json.loads(params["body"]))
+        parsed = {"jobArn": "arn:aws:batch:us-east-1:123456789012:service-job/1", "jobName": "queued", "jobId": "1",
+                  "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}}
+        return AWSResponse("https://batch.invalid/", 200, {}, None), parsed
+
+    client = session.boto_session.client("batch")
+    client.meta.events.register("before-call.batch.SubmitServiceJob", answer)
+    from sagemaker.aws_batch import batch_api_helper
+
+    monkeypatch.setattr(batch_api_helper, "get_batch_boto_client", lambda *a, **k: client)
+    return submitted
+
+
+def payload(submitted) -> dict:
+    (body,) = submitted
+    return json.loads(body["serviceRequestPayload"])
+
+
+def test_a_grant_aware_estimator_queued_with_aws_batch_is_settled(session, access_grants, batch, grant_warnings):
+    est = GrantAwareEstimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                              sagemaker_session=session, input_mode="Pipe", identity_propagation=True)
+    TrainingQueue("queue").submit(est, {"train": TRAIN})
+    sent = payload(batch)
+    assert sent["AlgorithmSpecification"]["TrainingInputMode"] == "File"
+    assert "DebugHookConfig" not in sent
+    assert tag_map(sent["Tags"])["s3ag:adjustments"] == "pipe-mode debugger profiler"
+    assert est.latest_decision.job_name == sent["TrainingJobName"]
+    assert len(ours(grant_warnings)) == 1  # Pipe mode; the SDK's own Debugger and Profiler go quietly
+
+
+def test_a_grant_aware_estimator_queued_with_on_violation_error_is_refused_before_anything(session, batch):
+    est = GrantAwareEstimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                              sagemaker_session=session, input_mode="Pipe", identity_propagation=True, on_violation="error")
+    with pytest.raises(ConsiderationError):
+        TrainingQueue("queue").submit(est, {"train": TRAIN})
+    assert batch == []
+    assert est.latest_decision.refused
+
+
+def test_a_stock_estimator_queued_under_patch_is_settled(session, access_grants, batch, grant_warnings):
+    sagemaker_s3ag.patch(identity_propagation=True)
+    est = Estimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                    sagemaker_session=session, input_mode="Pipe")
+    TrainingQueue("queue").submit(est, {"train": TRAIN})
+    assert payload(batch)["AlgorithmSpecification"]["TrainingInputMode"] == "File"
