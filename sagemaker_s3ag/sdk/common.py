@@ -128,16 +128,19 @@ def launch(
     ``tip_off(call)`` runs instead of the check when TIP is off; ``after(launch)`` once the method returned.
     """
     call = bind(method, args, kwargs)
+    kwargs = dict(kwargs)  # the call goes out as it came in: the SDK reads a step's arguments by keyword
     pipeline = in_pipeline(obj)
     current_launch = launch_of(obj, settings, pipeline=pipeline)
     if current_launch.identity().enabled:
-        if new_name is not None and not pipeline and "job_name" in call.signature.parameters and not call.arguments.get("job_name"):
-            call.arguments["job_name"] = new_name()
+        named = call.arguments.get("job_name")
+        by_position = "job_name" in call.arguments and "job_name" not in kwargs
+        if new_name is not None and not pipeline and "job_name" in call.signature.parameters and not named and not by_position:
+            call.arguments["job_name"] = kwargs["job_name"] = new_name()
         early_check(current_launch, job_type, preview(call))
     elif tip_off is not None:
         tip_off(call)
     with launching(current_launch), building([obj]):
-        result = method(*call.args, **call.kwargs)
+        result = method(*args, **kwargs)
     if after is not None:
         after(current_launch)
     if not is_grant_aware(obj) and hasattr(result, "func_args") and hasattr(result, "caller_name"):

@@ -98,6 +98,8 @@ class AccessGrantsTable:
         self.duration_seconds = duration_seconds
         self.calls: list[tuple[str, dict[str, str]]] = []
         self._lock = threading.Lock()
+        self._hanging: set[str] = set()
+        self._released = threading.Event()
 
     def grant(self, scope: str, permission: str = "READ", grantee_type: str = "DIRECTORY_USER") -> AccessGrantsTable:
         """Add a grant; returns the table, so calls chain."""
@@ -113,6 +115,8 @@ class AccessGrantsTable:
     def _record(self, operation: str, params: Mapping[str, str]) -> None:
         with self._lock:
             self.calls.append((operation, dict(params)))
+        if operation in self._hanging:
+            self._released.wait(60)
 
     def _instance_arn(self, account: str) -> str:
         return f"arn:aws:s3:{self.region}:{account}:access-grants/default"
@@ -171,6 +175,17 @@ class AccessGrantsTable:
             "Grantee": {"GranteeType": best.grantee_type, "GranteeIdentifier": "user-1234"},
             "MatchedInstanceArn": self._instance_arn(account_id),
         }
+
+    def hang(self, *operations: str) -> AccessGrantsTable:
+        """Make calls of ``operations`` hang (as an unreachable endpoint would) until :meth:`release`, or 60 s."""
+        self._released.clear()
+        self._hanging.update(operations)
+        return self
+
+    def release(self) -> None:
+        """Let every hanging call go on, and stop hanging new ones."""
+        self._hanging.clear()
+        self._released.set()
 
     def answer(self, operation: str, params: Mapping[str, str]) -> dict[str, Any]:
         """Dispatch one call by operation name (raises :class:`AccessGrantsError`)."""
