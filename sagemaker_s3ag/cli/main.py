@@ -23,8 +23,16 @@ from collections.abc import Sequence
 from typing import Any, Optional, TextIO
 
 from sagemaker_s3ag._version import __version__
+from sagemaker_s3ag.cli.demo import run_demo
+from sagemaker_s3ag.cli.run import run
 from sagemaker_s3ag.core.decision import CREDENTIALS
+from sagemaker_s3ag.core.errors import SageMakerS3agError
 from sagemaker_s3ag.core.rules import RULES
+from sagemaker_s3ag.ops.describe import describe_job
+from sagemaker_s3ag.ops.doctor import doctor
+from sagemaker_s3ag.ops.jobs import list_jobs, parse_since
+from sagemaker_s3ag.ops.policy import access_grants_trust_policy, execution_role_policy
+from sagemaker_s3ag.sdk.installed import sdk_class
 
 
 def rules_markdown() -> str:
@@ -59,13 +67,11 @@ def _boto_session(region: Optional[str]) -> Any:
 
 
 def _sagemaker_session(region: Optional[str]) -> Any:
-    from sagemaker_s3ag.sdk.installed import sdk_class
 
     return sdk_class("Session")(boto_session=_boto_session(region))
 
 
 def _policy(args: argparse.Namespace, out: TextIO) -> int:
-    from sagemaker_s3ag.ops.policy import access_grants_trust_policy, execution_role_policy
 
     region, account = args.region, args.account
     if region is None or account is None:
@@ -93,7 +99,6 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
 def _doctor(args: argparse.Namespace, out: TextIO) -> int:
     from botocore.exceptions import NoCredentialsError
 
-    from sagemaker_s3ag.ops.doctor import doctor
 
     session = _boto_session(args.region)
     if session.get_credentials() is None:
@@ -120,7 +125,6 @@ def _doctor(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _jobs(args: argparse.Namespace, out: TextIO) -> int:
-    from sagemaker_s3ag.ops.jobs import list_jobs, parse_since
 
     since = parse_since(args.since)
 
@@ -166,7 +170,6 @@ def _record_json(record: Any) -> dict[str, Any]:
 
 
 def _describe(args: argparse.Namespace, out: TextIO) -> int:
-    from sagemaker_s3ag.ops.describe import describe_job
 
     record = describe_job(args.job, _sagemaker_session(args.region), locations=args.locations)
     out.write(json.dumps(_record_json(record), indent=2) + "\n" if args.json else f"{record}\n")
@@ -174,7 +177,6 @@ def _describe(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from sagemaker_s3ag.cli.run import run
 
     command = list(args.command)
     if command[:1] == ["--"]:
@@ -190,7 +192,6 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _demo(args: argparse.Namespace, out: TextIO) -> int:
-    from sagemaker_s3ag.cli.demo import run_demo
 
     return run_demo(out, region=args.region)
 
@@ -338,7 +339,6 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> 
     except Exception as err:  # a CLI answers with a sentence, not a traceback
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-        from sagemaker_s3ag.core.errors import SageMakerS3agError
 
         if isinstance(err, NoRegionError):
             sys.stderr.write("s3ag: error: no AWS Region: pass --region or set AWS_DEFAULT_REGION\n")

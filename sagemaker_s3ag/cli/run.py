@@ -16,14 +16,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
+from sagemaker_s3ag.core.settings import Settings
+from sagemaker_s3ag.sdk.patch import patch
+
 SETTINGS_ENV = "S3AG_PATCH_SETTINGS"
 BOOTSTRAP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap")
 
 
 def environment_for(settings: Mapping[str, Any], base: Mapping[str, str]) -> dict[str, str]:
     """``base`` plus what makes a Python program patch itself with ``settings``."""
-    from sagemaker_s3ag.core.settings import Settings
-
     Settings(**settings)  # refuse bad settings here, not inside the program
     env = dict(base)
     env[SETTINGS_ENV] = json.dumps(dict(settings))
@@ -49,6 +50,4 @@ def patch_from_environment() -> None:
     raw = os.environ.get(SETTINGS_ENV)
     if raw is None:
         return
-    from sagemaker_s3ag.sdk.patch import patch
-
     patch(**json.loads(raw))

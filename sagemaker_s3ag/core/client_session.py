@@ -42,7 +42,7 @@ class ClientSession:
 
         credentials = self._credentials
 
-        class _TheClients(CredentialProvider):  # hands out the client's own credentials object
+        class _TheClients(CredentialProvider):  # type: ignore[misc]  # hands out the client's own credentials object
             METHOD = "sagemaker-s3ag-client"
 
             def load(self) -> Any:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Sequence
+from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ _LIBRARY_MODULES = ("sagemaker", "sagemaker_s3ag", "wrapt", "botocore", "boto3",
 
 def warn(message: str) -> None:
     """Issue a :class:`GrantAwareWarning` that points at the user's own line (the ``fit()`` call)."""
-    frame = sys._getframe(1)  # our caller; warnings.warn's stacklevel counts from warn() itself
+    frame: FrameType | None = sys._getframe(1)  # our caller; warnings.warn's stacklevel counts from warn() itself
     level = 2
     while frame is not None and (frame.f_globals.get("__name__") or "").split(".")[0] in _LIBRARY_MODULES:
         frame = frame.f_back

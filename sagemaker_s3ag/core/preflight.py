@@ -274,9 +274,7 @@ class AccessGrantsResolver:
         buckets = {parse_s3_uri(target)[0] for target, _ in pending.values()}
         owners = {
             bucket: self._single_flight(
-                ("owner", region, caller.account, bucket),
-                lambda b=bucket: self._owner(boto_session, timeout, caller, b),
-                self._ttl,
+                ("owner", region, caller.account, bucket), functools.partial(self._owner, boto_session, timeout, caller, bucket), self._ttl
             )
             for bucket in buckets
         }

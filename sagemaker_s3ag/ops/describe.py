@@ -18,6 +18,7 @@ from sagemaker_s3ag.core.errors import JobRecordNotFound
 from sagemaker_s3ag.core.outcomes import LocationOutcome, as_pipeline_execution
 from sagemaker_s3ag.core.preflight import Preflight
 from sagemaker_s3ag.core.tags import record_from_tags
+from sagemaker_s3ag.sdk.installed import sdk_class
 
 _NOT_FOUND = ("ValidationException", "ResourceNotFound", "ResourceNotFoundException")
 
@@ -144,8 +145,6 @@ def describe_job(
         JobRecordNotFound: no training or processing job has that name.
     """
     if sagemaker_session is None:
-        from sagemaker_s3ag.sdk.installed import sdk_class
-
         sagemaker_session = sdk_class("Session")()
     client = sagemaker_session.sagemaker_client
     job_type, description = _describe(client, job_name)

@@ -20,6 +20,8 @@ from sagemaker_s3ag.core.locations import S3Location
 from sagemaker_s3ag.core.preflight import RESOLVER
 from sagemaker_s3ag.core.request import parse_s3_uri
 from sagemaker_s3ag.ops.policy import role_arn as role_arn_for
+from sagemaker_s3ag.sdk.installed import V3, installed_version, major
+from sagemaker_s3ag.sdk.patch import SUPPORTED, knows
 
 Status = Literal["ok", "warn", "fail", "could not check", "info"]
 PLUGIN_ENV = "BOTOCORE_EXPERIMENTAL__PLUGINS"
@@ -52,9 +54,6 @@ class Check:
 
 def _sdk_check() -> Check:
     """Which SageMaker Python SDK this environment has, and whether ``patch()`` knows it."""
-    from sagemaker_s3ag.sdk.installed import V3, installed_version, major
-    from sagemaker_s3ag.sdk.patch import SUPPORTED, knows
-
     installed = installed_version()
     if not installed:
         return Check("SageMaker Python SDK", "warn", "not installed: pip install sagemaker")

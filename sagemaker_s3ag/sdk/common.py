@@ -12,6 +12,7 @@ alone, returned as a decision::
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import threading
@@ -264,7 +265,7 @@ def refusing(rule: str, call: str, what: str) -> Wrapper:
 
 
 _install_lock = threading.Lock()
-_installed: set[str] = set()
+_installed: set[tuple[str, str]] = set()
 
 
 def install(hooks: Sequence[Hook]) -> None:
@@ -278,10 +279,10 @@ def install(hooks: Sequence[Hook]) -> None:
         for module, path, wrapper in hooks:
             if (module, path) not in _installed:
                 _installed.add((module, path))
-                wrapt.register_post_import_hook(lambda imported, p=path, w=wrapper: _wrap(imported, p, w), module)
+                wrapt.register_post_import_hook(functools.partial(_wrap, path=path, wrapper=wrapper), module)
 
 
-def _wrap(module: Any, path: str, wrapper: Wrapper) -> None:
+def _wrap(module: Any, *, path: str, wrapper: Wrapper) -> None:
     class_name, attribute = path.split(".")
     owner = getattr(module, class_name, None)
     if owner is None or attribute not in vars(owner):  # an SDK this package does not know: say so, never break the import

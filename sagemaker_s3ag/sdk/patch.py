@@ -73,7 +73,7 @@ def _check_sdk() -> Any:
 
 
 def _resolve(hooks: Any) -> list[tuple[type, str, Any]]:
-    """Every target's owning class, before anything is wrapped: all or nothing."""
+    """Every target's owning class, before anything is wrapped: all or nothing (an optional one may be absent)."""
     resolved = []
     for module_name, path, wrapper in hooks.PATCHED:
         try:
@@ -82,6 +82,8 @@ def _resolve(hooks: Any) -> list[tuple[type, str, Any]]:
             raise UnsupportedSDKError(f"{module_name} cannot be imported from this SageMaker SDK ({err}); nothing was patched") from err
         class_name, attribute = path.split(".")
         owner = getattr(module, class_name, None)
+        if owner is not None and attribute not in vars(owner) and path in hooks.OPTIONAL:
+            continue  # an override or a feature this SDK does not have yet
         if owner is None or attribute not in vars(owner):
             raise UnsupportedSDKError(f"{module_name}.{path} is missing from this SageMaker SDK; nothing was patched")
         resolved.append((owner, attribute, wrapper))

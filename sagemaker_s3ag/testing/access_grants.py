@@ -336,7 +336,7 @@ class FakeAccessGrantsServer:
     def url(self) -> str:
         assert self._server is not None, "start() the server first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def environment(self) -> dict[str, str]:
         """Variables that send new clients' STS, S3 and S3 Control calls to this server."""

@@ -18,6 +18,8 @@ import os
 from collections.abc import Iterator
 from typing import Any, Optional
 
+from sagemaker_s3ag.sdk.installed import sdk_class
+
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecutionRole"
 IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/s3ag-demo:latest"
@@ -60,8 +62,6 @@ class Emulator:
         except ImportError as err:  # pragma: no cover - depends on the install
             raise RuntimeError('the embedded emulator needs moto: pip install "sagemaker-s3ag[demo]"') from err
         import boto3
-
-        from sagemaker_s3ag.sdk.installed import sdk_class
 
         Session = sdk_class("Session")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Optional
 
 
 class PolicySimulator:
@@ -22,8 +22,8 @@ class PolicySimulator:
         calls: ``(role ARN, actions, resources)`` of every simulation answered.
     """
 
-    def __init__(self, allow: Mapping[str, Sequence[str]] = (), *, denied: bool = False) -> None:
-        self.allow = {action: list(globs) for action, globs in dict(allow).items()}
+    def __init__(self, allow: Optional[Mapping[str, Sequence[str]]] = None, *, denied: bool = False) -> None:
+        self.allow = {action: list(globs) for action, globs in dict(allow or {}).items()}
         self.denied = denied
         self.calls: list[tuple[str, list[str], list[str]]] = []
 

@@ -717,6 +717,15 @@ def test_missing_target_is_refused_and_nothing_is_patched(monkeypatch, path):
     assert_nothing_patched()
 
 
+def test_an_optional_target_this_sdk_does_not_define_is_left_out(monkeypatch):
+    """An override newer than the oldest SDK supported (sagemaker 2.200 has no PyTorch.fit): the inherited fit is wrapped."""
+    monkeypatch.setattr(_hooks, "PATCHED", (*V2_TARGETS, ("sagemaker.estimator", "Estimator.fit", V2_TARGETS[0][2])))
+    monkeypatch.setattr(_hooks, "OPTIONAL", _hooks.OPTIONAL | {"Estimator.fit"})
+    patch(identity_propagation=True)
+    assert len(_patch._applied) == len(V2_TARGETS)  # everything else, and not Estimator.fit
+    assert "fit" not in vars(Estimator)
+
+
 def test_missing_target_module_is_an_unsupported_sdk_error(monkeypatch):
     """A target module this SDK version does not have is an unknown SDK too: UnsupportedSDKError, nothing patched."""
     monkeypatch.setattr(_hooks, "PATCHED", (*V2_TARGETS, ("sagemaker.no_such_module", "Thing.fit", V2_TARGETS[0][2])))

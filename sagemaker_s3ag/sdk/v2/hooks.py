@@ -85,6 +85,12 @@ PATCHED: tuple[Hook, ...] = (
     ("sagemaker.estimator", "EstimatorBase.update_profiler", refusing("profiler", "update_profiler()", "SageMaker Profiler")),
 )
 
+# Targets a supported SDK may not define: overrides newer than sagemaker 2.200 (PyTorch.fit came with
+# 2.250; before, EstimatorBase.fit serves PyTorch too) and features it may not have (remote debugging
+# came with 2.210). Where the class does not define one, patch() leaves it out: the inherited method
+# is wrapped already, or there is no such feature to refuse.
+OPTIONAL = frozenset({"PyTorch.fit", "EstimatorBase.enable_remote_debug"})
+
 # (module, "Class.attribute", factory): attributes patch() adds to stock classes.
 ADDED: tuple[tuple[str, str, Callable[[], Any]], ...] = ()
 

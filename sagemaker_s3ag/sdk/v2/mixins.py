@@ -129,7 +129,7 @@ class GrantAwareTrainingMixin(GrantAwareMixin):
             est.plan({"train": "s3://bucket/train/"})    # a table in a notebook
         """
         call = bind(super().fit, args, kwargs)  # type: ignore[misc]
-        base = self.base_job_name  # type: ignore[attr-defined]
+        base = self.base_job_name  # type: ignore[has-type]
         name = call.arguments.get("job_name") or self._get_or_create_name()  # type: ignore[attr-defined]
         self.base_job_name = base  # _get_or_create_name() fills it in; a plan names nothing for good
         preview = training_preview(self, _inputs(call), name)

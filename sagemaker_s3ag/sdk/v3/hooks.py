@@ -78,6 +78,9 @@ PATCHED: tuple[Hook, ...] = (
     ("sagemaker.core.spark.processing", "SparkJarProcessor.run", _run),
 )
 
+# Targets a supported SDK may not define (none: every one is in sagemaker 3.3).
+OPTIONAL: frozenset[str] = frozenset()
+
 # (module, "Class.attribute", factory): attributes patch() adds to stock classes.
 ADDED: tuple[tuple[str, str, Callable[[], Any]], ...] = (
     ("sagemaker.train.model_trainer", "ModelTrainer.latest_decision", lambda: LATEST_DECISION),
