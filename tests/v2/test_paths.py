@@ -1,4 +1,4 @@
-"""Every SDK v2 launch path under ``patch()``: ``@remote``, ``@step``, AWS Batch's ``TrainingQueue``.
+"""Every SDK v2 launch path under ``patch()``: ``@remote``, ``@step``, AWS Batch's ``TrainingQueue``, JumpStart.
 
 Each is fixed, preflighted and tagged by the choke points (no SDK hook of ours on ``@remote`` or
 ``@step``), and stock again after ``unpatch()``.
@@ -12,6 +12,7 @@ import pytest
 from conftest import BUCKET, IMAGE, ROLE, access_grants_calls, arguments, creates, ours, tag_map
 from sagemaker.aws_batch.training_queue import TrainingQueue
 from sagemaker.estimator import Estimator
+from sagemaker.jumpstart.estimator import JumpStartEstimator
 from sagemaker.remote_function import job as remote_job
 from sagemaker.remote_function import remote
 from sagemaker.workflow.function_step import step
@@ -167,3 +168,60 @@ def test_a_stock_estimator_queued_under_patch_is_settled(session, access_grants,
                     sagemaker_session=session, input_mode="Pipe")
     TrainingQueue("queue").submit(est, {"train": TRAIN})
     assert payload(batch)["AlgorithmSpecification"]["TrainingInputMode"] == "File"
+
+
+# --------------------------------------------------------------------------- JumpStart
+
+
+@pytest.fixture
+def jumpstart_model(session, monkeypatch):
+    """A JumpStart model of our own, served from the emulated S3 (JumpStart's content bucket, overridden)."""
+    image_variants = {
+        "regional_aliases": {"us-east-1": {"training_image": IMAGE}},
+        "variants": {"ml.m5.xlarge": {"regional_properties": {"image_uri": "$training_image"}}},
+    }
+    framework = {"framework": "pytorch", "framework_version": "1.13.1", "py_version": "py39"}
+    spec = {
+        "model_id": "s3ag-test-model", "version": "1.0.0", "min_sdk_version": "2.49.0",
+        "training_supported": True, "incremental_training_supported": False,
+        "hosting_ecr_specs": framework, "training_ecr_specs": framework,
+        "training_instance_type_variants": image_variants,
+        "supported_training_instance_types": ["ml.m5.xlarge"], "default_training_instance_type": "ml.m5.xlarge",
+        "hosting_artifact_key": "jumpstart/infer.tar.gz", "training_artifact_key": "jumpstart/train.tar.gz",
+        "hosting_script_key": "jumpstart/infer-scripts.tar.gz", "training_script_key": "jumpstart/train-scripts.tar.gz",
+        "hyperparameters": [{"name": "epochs", "type": "int", "default": 3, "min": 1, "max": 10, "scope": "algorithm"}],
+    }
+    key = "jumpstart/specs/s3ag-test-model/specs_v1.0.0.json"
+    manifest = [{"model_id": "s3ag-test-model", "version": "1.0.0", "min_version": "2.49.0", "spec_key": key}]
+    s3 = session.boto_session.client("s3")
+    s3.put_object(Bucket=BUCKET, Key="models_manifest.json", Body=json.dumps(manifest).encode())
+    s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(spec).encode())
+    monkeypatch.setenv("AWS_JUMPSTART_CONTENT_BUCKET_OVERRIDE", BUCKET)
+    return "s3ag-test-model"
+
+
+def test_a_jumpstart_estimator_under_patch_is_fixed_preflighted_and_tagged(session, access_grants, calls, grant_warnings, jumpstart_model):
+    sagemaker_s3ag.patch(identity_propagation=True)
+    est = JumpStartEstimator(model_id=jumpstart_model, role=ROLE, instance_type="ml.m5.xlarge", instance_count=1,
+                             sagemaker_session=session, input_mode="Pipe")
+    est.fit({"training": TRAIN}, wait=False, logs=False)
+    (sent,) = creates(calls)
+    assert sent["AlgorithmSpecification"]["TrainingInputMode"] == "File"
+    record = tag_map(sent["Tags"])
+    assert record["s3ag:adjustments"] == "pipe-mode debugger profiler"
+    assert record["sagemaker-sdk:jumpstart-model-id"] == jumpstart_model  # the SDK's own tags kept
+    asked = {p["Target"] for op, p in access_grants.calls if op == "GetDataAccess"}
+    assert f"s3://{BUCKET}/jumpstart/train.tar.gz*" in asked  # the model channel JumpStart adds is asked about too
+    assert [w.split("]")[0] for w in ours(grant_warnings)] == ["[s3ag:pipe-mode"]  # the SDK's Debugger/Profiler go quietly
+    assert est.latest_decision.job_name == sent["TrainingJobName"]
+
+
+def test_a_grant_aware_jumpstart_estimator_refuses_before_the_job(session, calls, jumpstart_model):
+    from sagemaker_s3ag import grant_aware
+
+    est = grant_aware(JumpStartEstimator)(model_id=jumpstart_model, role=ROLE, instance_type="ml.m5.xlarge", instance_count=1,
+                                          sagemaker_session=session, input_mode="Pipe", identity_propagation=True, on_violation="error")
+    with pytest.raises(ConsiderationError) as err:
+        est.fit({"training": TRAIN}, wait=False, logs=False)
+    assert err.value.rule == "pipe-mode"
+    assert creates(calls) == []
