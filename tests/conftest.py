@@ -180,6 +180,18 @@ def train_job(sess, uri: str, *, output=None, stock: bool = False, **settings) -
     return est.latest_training_job.name
 
 
+def pipe_input(uri: str):
+    """A Pipe-mode processing input of ``uri``, as the installed SDK spells it."""
+    if SDK_MAJOR >= 3:
+        from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
+
+        return ProcessingInput(input_name="raw", s3_input=ProcessingS3Input(
+            s3_uri=uri, local_path="/opt/ml/processing/in", s3_data_type="S3Prefix", s3_input_mode="Pipe"))
+    from sagemaker.processing import ProcessingInput
+
+    return ProcessingInput(source=uri, destination="/opt/ml/processing/in", input_name="raw", s3_input_mode="Pipe")
+
+
 def uploaded_keys(sess) -> list[str]:
     """Every object key in the emulated bucket (to prove nothing was uploaded)."""
     s3 = sess.boto_session.client("s3")

@@ -7,6 +7,7 @@ passes straight through; and that ``unpatch()`` leaves every one of them stock a
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 import warnings
@@ -14,7 +15,7 @@ import warnings
 import boto3
 import botocore.endpoint
 import pytest
-from conftest import BUCKET, IMAGE, ROLE, expected_record, ours, tag_map
+from conftest import BUCKET, IMAGE, ROLE, expected_record, ours, pipe_input, tag_map
 
 import sagemaker_s3ag
 from sagemaker_s3ag import ConsiderationError, GrantFallbackError
@@ -438,3 +439,37 @@ def test_requests_sent_from_threads_are_governed_by_patch(session, access_grants
     assert errors == []
     assert all(r["ProcessingInputs"][0]["S3Input"]["S3InputMode"] == "File" for r in sent_by_thread.values())
     assert len(sent_by_thread) == 4
+
+
+# --------------------------------------------------------------------------- grant-aware objects, with no patch()
+
+
+def test_a_grant_aware_object_without_patch_leaves_every_other_request_stock(session, access_grants, grant_warnings):
+    from sagemaker_s3ag import GrantAwareProcessor
+
+    proc = GrantAwareProcessor(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                               sagemaker_session=session, identity_propagation=True)
+    proc.run(inputs=[pipe_input(TRAIN)], wait=False, logs=False)  # its own request is settled
+    assert proc.latest_decision.adjustments == ("pipe-mode",)
+    client = session.boto_session.client("sagemaker")
+    sent = recording(client)
+    client.create_training_job(**training_request("elsewhere"))  # the choke point is installed, and inert here
+    assert last(sent, "CreateTrainingJob") == training_request("elsewhere")
+
+
+def test_a_refusal_comes_before_any_upload_and_any_create(session, access_grants, tmp_path, mocker):
+    """A grant-aware ScriptProcessor with local code, refused: botocore sends neither the upload nor the job."""
+    from sagemaker_s3ag import grant_aware
+    from sagemaker_s3ag.sdk.installed import sdk_class
+
+    script_processor = importlib.import_module(sdk_class("Processor").__module__).ScriptProcessor
+    code = tmp_path / "process.py"
+    code.write_text("print('hello')\n")
+    proc = grant_aware(script_processor)(image_uri=IMAGE, command=["python3"], role=ROLE, instance_count=1,
+                                         instance_type="ml.m5.xlarge", sagemaker_session=session,
+                                         identity_propagation=True, on_violation="error")
+    sending = mocker.spy(botocore.endpoint.Endpoint, "make_request")
+    with pytest.raises(ConsiderationError):
+        proc.run(code=str(code), inputs=[pipe_input(TRAIN)], wait=False, logs=False)
+    sent = [call.args[1].name for call in sending.call_args_list]
+    assert not {"PutObject", "CreateMultipartUpload", "CreateProcessingJob"} & set(sent), sent

@@ -13,7 +13,7 @@ import warnings
 
 import boto3
 import pytest
-from conftest import BUCKET, IMAGE, ROLE, SDK_MAJOR, processing_tags, tag_map, train_job
+from conftest import BUCKET, IMAGE, ROLE, pipe_input, processing_tags, tag_map, train_job
 
 from sagemaker_s3ag import GrantAwareProcessor
 from sagemaker_s3ag.sdk.installed import sdk_class
@@ -28,18 +28,6 @@ def hanging(access_grants):
     access_grants.hang("GetDataAccess")
     yield access_grants
     access_grants.release()
-
-
-def pipe_input(uri: str):
-    """A Pipe-mode processing input of ``uri``, as the installed SDK spells it."""
-    if SDK_MAJOR >= 3:
-        from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
-
-        return ProcessingInput(input_name="raw", s3_input=ProcessingS3Input(
-            s3_uri=uri, local_path="/opt/ml/processing/in", s3_data_type="S3Prefix", s3_input_mode="Pipe"))
-    from sagemaker.processing import ProcessingInput
-
-    return ProcessingInput(source=uri, destination="/opt/ml/processing/in", input_name="raw", s3_input_mode="Pipe")
 
 
 def processor(session, **settings):
