@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -190,6 +191,61 @@ def pipe_input(uri: str):
     from sagemaker.processing import ProcessingInput
 
     return ProcessingInput(source=uri, destination="/opt/ml/processing/in", input_name="raw", s3_input_mode="Pipe")
+
+
+@pytest.fixture
+def unpatch_after():
+    """``unpatch()`` when the test ends, however it ends (``pytestmark = pytest.mark.usefixtures("unpatch_after")``)."""
+    try:
+        yield
+    finally:
+        unpatch()
+
+
+class RemoteStarted(Exception):
+    """Raised where ``@remote`` would wait for its job to finish: the request has been sent by then."""
+
+
+@pytest.fixture
+def no_waiting(monkeypatch):
+    """``@remote`` waits for its job; here the call ends (``RemoteStarted``) once the job is created."""
+    module = "sagemaker.core.remote_function.job" if SDK_MAJOR >= 3 else "sagemaker.remote_function.job"
+
+    def stop(self, timeout=None):
+        raise RemoteStarted(self.job_name)
+
+    monkeypatch.setattr(importlib.import_module(module)._Job, "wait", stop)
+
+
+@dataclass
+class BatchQueue:
+    """AWS Batch, answered here (moto has no SubmitServiceJob): its client, and every request it was sent."""
+
+    client: Any
+    submitted: list[dict] = field(default_factory=list)
+
+    def payloads(self) -> list[dict]:
+        """The SageMaker training requests queued, as sent."""
+        return [json.loads(body["serviceRequestPayload"]) for body in self.submitted]
+
+
+@pytest.fixture
+def batch(session, monkeypatch) -> BatchQueue:
+    """An AWS Batch client on the emulated session, which the installed SDK's ``TrainingQueue`` uses too."""
+    from botocore.awsrequest import AWSResponse
+
+    queue = BatchQueue(session.boto_session.client("batch"))
+
+    def answer(params, **_):
+        queue.submitted.append(json.loads(params["body"]))
+        parsed = {"jobArn": "arn:aws:batch:us-east-1:123456789012:service-job/1", "jobName": "queued", "jobId": "1",
+                  "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}}
+        return AWSResponse("https://batch.invalid/", 200, {}, None), parsed
+
+    queue.client.meta.events.register("before-call.batch.SubmitServiceJob", answer)
+    helper = "sagemaker.train.aws_batch.batch_api_helper" if SDK_MAJOR >= 3 else "sagemaker.aws_batch.batch_api_helper"
+    monkeypatch.setattr(importlib.import_module(helper), "get_batch_boto_client", lambda *a, **k: queue.client)
+    return queue
 
 
 def uploaded_keys(sess) -> list[str]:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from conftest import BUCKET, tag_map
+
+import sagemaker_s3ag
+
 TIP_FIELDS = (
     "DebugHookConfig",
     "DebugRuleConfigurations",
@@ -50,3 +54,26 @@ def code_locations(definition: dict[str, Any]) -> list[str]:
 
     walk(definition)
     return found
+
+
+def assert_stock_but_for_tip(define: Any, pipeline_name: str) -> None:
+    """``define()`` (a pipeline definition as a dict), stock and under ``patch()``: only TIP fields and tags differ.
+
+    The code the SDK uploads for a step sits at its content-addressed place in both
+    (``s3://BUCKET/PIPELINE/code/HASH/file.py``), so SageMaker Pipelines step caching still works.
+    """
+    stock = define()
+    sagemaker_s3ag.patch(identity_propagation=True)
+    try:
+        patched = define()
+    finally:
+        sagemaker_s3ag.unpatch()
+    assert without_tip(patched) == without_tip(stock)
+    scripts = [uri for uri in code_locations(stock) if uri.endswith(".py")]
+    assert len(scripts) == 2 and all(f"s3://{BUCKET}/{pipeline_name}/code/" in uri for uri in scripts)
+    assert code_locations(patched) == code_locations(stock)
+    steps = {s["Name"]: s["Arguments"] for s in patched["Steps"]}
+    assert steps["Prep"]["ProcessingInputs"][0]["S3Input"]["S3InputMode"] == "File"
+    assert steps["Train"]["AlgorithmSpecification"]["TrainingInputMode"] == "File"
+    assert all(tag_map(arguments["Tags"])["s3ag:launched-by"] == "pipeline" for arguments in steps.values())
+    assert patched != stock  # the control: the rules did change something

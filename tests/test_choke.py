@@ -27,12 +27,7 @@ TRAIN = f"s3://{BUCKET}/train/"
 OUT = f"s3://{BUCKET}/out/"
 
 
-@pytest.fixture(autouse=True)
-def always_unpatch():
-    try:
-        yield
-    finally:
-        sagemaker_s3ag.unpatch()
+pytestmark = pytest.mark.usefixtures("unpatch_after")
 
 
 def training_request(name: str, **extra) -> dict:
@@ -248,43 +243,22 @@ def test_an_update_that_switches_features_off_or_with_tip_off_passes(session):
 # --------------------------------------------------------------------------- AWS Batch service jobs
 
 
-@pytest.fixture
-def batch(session, access_grants):
-    """An AWS Batch client whose SubmitServiceJob is answered here (moto has none); its payloads, as sent."""
-    submitted: list[dict] = []
-
-    def answer(params, **_):
-        from botocore.awsrequest import AWSResponse
-
-        submitted.append(json.loads(params["body"]))
-        parsed = {"jobArn": "arn:aws:batch:us-east-1:123456789012:service-job/1", "jobName": "queued", "jobId": "1",
-                  "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}}
-        return AWSResponse("https://batch.invalid/", 200, {}, None), parsed
-
-    session.boto_session.events.register("before-call.batch.SubmitServiceJob", answer)
-    yield session.boto_session.client("batch"), submitted
-    session.boto_session.events.unregister("before-call.batch.SubmitServiceJob", answer)
-
-
-def test_an_aws_batch_training_payload_is_settled(batch, grant_warnings):
-    client, submitted = batch
+def test_an_aws_batch_training_payload_is_settled(batch, access_grants, grant_warnings):
     sagemaker_s3ag.patch(identity_propagation=True)
     payload = training_request("queued-job")
-    client.submit_service_job(
+    batch.client.submit_service_job(
         jobName="queued", jobQueue="q", serviceJobType="SAGEMAKER_TRAINING", serviceRequestPayload=json.dumps(payload)
     )
-    (body,) = submitted
-    sent = json.loads(body["serviceRequestPayload"])
+    (sent,) = batch.payloads()
     assert sent["AlgorithmSpecification"]["TrainingInputMode"] == "File"
     assert "DebugHookConfig" not in sent
     assert tag_map(sent["Tags"])["s3ag:adjustments"] == "pipe-mode debugger profiler remote-debug"
 
 
-def test_an_aws_batch_payload_that_is_not_json_is_sent_as_it_is(batch):
-    client, submitted = batch
+def test_an_aws_batch_payload_that_is_not_json_is_sent_as_it_is(batch, access_grants):
     sagemaker_s3ag.patch(identity_propagation=True)
-    client.submit_service_job(jobName="q", jobQueue="q", serviceJobType="SAGEMAKER_TRAINING", serviceRequestPayload="{not json")
-    assert submitted[0]["serviceRequestPayload"] == "{not json"
+    batch.client.submit_service_job(jobName="q", jobQueue="q", serviceJobType="SAGEMAKER_TRAINING", serviceRequestPayload="{not json")
+    assert batch.submitted[0]["serviceRequestPayload"] == "{not json"
 
 
 # --------------------------------------------------------------------------- pipelines sent by hand

@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import BUCKET, IMAGE, ROLE, access_grants_calls, arguments, creates, ours, tag_map
+from conftest import BUCKET, IMAGE, ROLE, RemoteStarted, access_grants_calls, arguments, creates, ours, tag_map
 from sagemaker.aws_batch.training_queue import TrainingQueue
 from sagemaker.estimator import Estimator
 from sagemaker.jumpstart.estimator import JumpStartEstimator
-from sagemaker.remote_function import job as remote_job
 from sagemaker.remote_function import remote
 from sagemaker.workflow.function_step import step
 from sagemaker.workflow.pipeline import Pipeline
@@ -24,26 +23,7 @@ from sagemaker_s3ag import ConsiderationError, GrantAwareEstimator
 TRAIN = f"s3://{BUCKET}/train/"
 
 
-@pytest.fixture(autouse=True)
-def always_unpatch():
-    try:
-        yield
-    finally:
-        sagemaker_s3ag.unpatch()
-
-
-class Started(Exception):
-    """Raised where ``@remote`` would wait for its job: the request has been sent by then."""
-
-
-@pytest.fixture
-def no_waiting(monkeypatch):
-    """``@remote`` waits for its job to finish; here the test ends once it has been created."""
-
-    def stop(self, timeout=None):
-        raise Started(self.job_name)
-
-    monkeypatch.setattr(remote_job._Job, "wait", stop)
+pytestmark = pytest.mark.usefixtures("unpatch_after")
 
 
 def add_one_remotely(session):
@@ -57,7 +37,7 @@ def add_one_remotely(session):
 
 def test_remote_function_job_is_preflighted_and_tagged(session, access_grants, calls, grant_warnings, no_waiting):
     sagemaker_s3ag.patch(identity_propagation=True)
-    with pytest.raises(Started):
+    with pytest.raises(RemoteStarted):
         add_one_remotely(session)(1)
     (sent,) = creates(calls)
     record = tag_map(sent["Tags"])
@@ -79,7 +59,7 @@ def test_remote_function_with_on_fallback_deny_is_refused_before_the_job(session
 def test_remote_function_after_unpatch_is_stock(session, access_grants, calls, no_waiting):
     sagemaker_s3ag.patch(identity_propagation=True)
     sagemaker_s3ag.unpatch()
-    with pytest.raises(Started):
+    with pytest.raises(RemoteStarted):
         add_one_remotely(session)(1)
     (sent,) = creates(calls)
     assert not any(t["Key"].startswith("s3ag:") for t in sent.get("Tags", ()))
@@ -115,37 +95,11 @@ def test_step_function_without_patch_is_stock(session, access_grants):
     assert access_grants_calls(access_grants) == []
 
 
-@pytest.fixture
-def batch(session, monkeypatch):
-    """AWS Batch answered here (moto has no SubmitServiceJob): the service-job requests, as sent."""
-    from botocore.awsrequest import AWSResponse
-
-    submitted: list[dict] = []
-
-    def answer(params, **_):
-        submitted.append(json.loads(params["body"]))
-        parsed = {"jobArn": "arn:aws:batch:us-east-1:123456789012:service-job/1", "jobName": "queued", "jobId": "1",
-                  "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}}
-        return AWSResponse("https://batch.invalid/", 200, {}, None), parsed
-
-    client = session.boto_session.client("batch")
-    client.meta.events.register("before-call.batch.SubmitServiceJob", answer)
-    from sagemaker.aws_batch import batch_api_helper
-
-    monkeypatch.setattr(batch_api_helper, "get_batch_boto_client", lambda *a, **k: client)
-    return submitted
-
-
-def payload(submitted) -> dict:
-    (body,) = submitted
-    return json.loads(body["serviceRequestPayload"])
-
-
 def test_a_grant_aware_estimator_queued_with_aws_batch_is_settled(session, access_grants, batch, grant_warnings):
     est = GrantAwareEstimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
                               sagemaker_session=session, input_mode="Pipe", identity_propagation=True)
     TrainingQueue("queue").submit(est, {"train": TRAIN})
-    sent = payload(batch)
+    (sent,) = batch.payloads()
     assert sent["AlgorithmSpecification"]["TrainingInputMode"] == "File"
     assert "DebugHookConfig" not in sent
     assert tag_map(sent["Tags"])["s3ag:adjustments"] == "pipe-mode debugger profiler"
@@ -158,7 +112,7 @@ def test_a_grant_aware_estimator_queued_with_on_violation_error_is_refused_befor
                               sagemaker_session=session, input_mode="Pipe", identity_propagation=True, on_violation="error")
     with pytest.raises(ConsiderationError):
         TrainingQueue("queue").submit(est, {"train": TRAIN})
-    assert batch == []
+    assert batch.submitted == []
     assert est.latest_decision.refused
 
 
@@ -167,7 +121,7 @@ def test_a_stock_estimator_queued_under_patch_is_settled(session, access_grants,
     est = Estimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
                     sagemaker_session=session, input_mode="Pipe")
     TrainingQueue("queue").submit(est, {"train": TRAIN})
-    assert payload(batch)["AlgorithmSpecification"]["TrainingInputMode"] == "File"
+    assert batch.payloads()[0]["AlgorithmSpecification"]["TrainingInputMode"] == "File"
 
 
 # --------------------------------------------------------------------------- JumpStart

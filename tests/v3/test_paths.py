@@ -13,8 +13,18 @@ import os
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # sagemaker.mlops makes boto3 clients at import time
 
 import pytest  # noqa: E402
-from conftest import BUCKET, IMAGE, ROLE, access_grants_calls, arguments, creates, ours, processing_creates, tag_map  # noqa: E402
-from sagemaker.core.remote_function import job as remote_job  # noqa: E402
+from conftest import (  # noqa: E402
+    BUCKET,
+    IMAGE,
+    ROLE,
+    RemoteStarted,
+    access_grants_calls,
+    arguments,
+    creates,
+    ours,
+    processing_creates,
+    tag_map,
+)
 from sagemaker.core.remote_function import remote  # noqa: E402
 from sagemaker.core.resources import ProcessingJob, TrainingJob  # noqa: E402
 from sagemaker.core.shapes import (  # noqa: E402
@@ -46,12 +56,7 @@ TRAIN = f"s3://{BUCKET}/train/"
 OUT = f"s3://{BUCKET}/out/"
 
 
-@pytest.fixture(autouse=True)
-def always_unpatch():
-    try:
-        yield
-    finally:
-        sagemaker_s3ag.unpatch()
+pytestmark = pytest.mark.usefixtures("unpatch_after")
 
 
 # --------------------------------------------------------------------------- sagemaker-core resources
@@ -123,18 +128,6 @@ def test_training_job_update_switching_remote_debug_on_is_refused(session, acces
 # --------------------------------------------------------------------------- @remote and @step
 
 
-class Started(Exception):
-    """Raised where ``@remote`` would wait for its job: the request has been sent by then."""
-
-
-@pytest.fixture
-def no_waiting(monkeypatch):
-    def stop(self, timeout=None):
-        raise Started(self.job_name)
-
-    monkeypatch.setattr(remote_job._Job, "wait", stop)
-
-
 def test_remote_function_job_is_preflighted_and_tagged(session, access_grants, calls, grant_warnings, no_waiting):
     sagemaker_s3ag.patch(identity_propagation=True)
 
@@ -143,7 +136,7 @@ def test_remote_function_job_is_preflighted_and_tagged(session, access_grants, c
     def add_one(a):
         return a + 1
 
-    with pytest.raises(Started):
+    with pytest.raises(RemoteStarted):
         add_one(1)
     (sent,) = creates(calls)
     assert tag_map(sent["Tags"])["s3ag:credentials"] == "access-grants"
@@ -169,27 +162,6 @@ def test_step_function_is_a_recorded_training_step(session, access_grants, grant
 # --------------------------------------------------------------------------- AWS Batch
 
 
-@pytest.fixture
-def batch(session, monkeypatch):
-    """AWS Batch answered here (moto has no SubmitServiceJob): the service-job requests, as sent."""
-    from botocore.awsrequest import AWSResponse
-
-    submitted: list[dict] = []
-
-    def answer(params, **_):
-        submitted.append(json.loads(params["body"]))
-        parsed = {"jobArn": "arn:aws:batch:us-east-1:123456789012:service-job/1", "jobName": "queued", "jobId": "1",
-                  "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}}
-        return AWSResponse("https://batch.invalid/", 200, {}, None), parsed
-
-    client = session.boto_session.client("batch")
-    client.meta.events.register("before-call.batch.SubmitServiceJob", answer)
-    from sagemaker.train.aws_batch import batch_api_helper
-
-    monkeypatch.setattr(batch_api_helper, "get_batch_boto_client", lambda *a, **k: client)
-    return submitted
-
-
 @pytest.mark.parametrize("flavour", ["grant-aware", "patched"])
 def test_a_trainer_queued_with_aws_batch_is_settled(session, access_grants, batch, grant_warnings, flavour):
     if flavour == "grant-aware":
@@ -199,8 +171,7 @@ def test_a_trainer_queued_with_aws_batch_is_settled(session, access_grants, batc
         sagemaker_s3ag.patch(identity_propagation=True)
         trainer = ModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=session, training_input_mode="Pipe")
     TrainingQueue("queue").submit(trainer, [InputData(channel_name="train", data_source=TRAIN)])
-    (body,) = batch
-    sent = json.loads(body["serviceRequestPayload"])
+    (sent,) = batch.payloads()
     assert sent["AlgorithmSpecification"]["TrainingInputMode"] == "File"
     assert tag_map(sent["Tags"])["s3ag:adjustments"] == "pipe-mode"
     assert trainer.latest_decision.job_name == sent["TrainingJobName"]

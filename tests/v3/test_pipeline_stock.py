@@ -15,8 +15,8 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # sagemaker.mlops make
 import json  # noqa: E402
 
 import pytest  # noqa: E402
-from conftest import BUCKET, IMAGE, ROLE, tag_map  # noqa: E402
-from pipeline_stock import code_locations, without_tip  # noqa: E402
+from conftest import BUCKET, IMAGE, ROLE  # noqa: E402
+from pipeline_stock import assert_stock_but_for_tip  # noqa: E402
 from sagemaker.core.processing import ScriptProcessor  # noqa: E402
 from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input  # noqa: E402
 from sagemaker.core.workflow.pipeline_context import PipelineSession  # noqa: E402
@@ -24,8 +24,6 @@ from sagemaker.mlops.workflow.pipeline import Pipeline  # noqa: E402
 from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep  # noqa: E402
 from sagemaker.train import ModelTrainer  # noqa: E402
 from sagemaker.train.configs import InputData, OutputDataConfig  # noqa: E402
-
-import sagemaker_s3ag  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Running within a PipelineSession:UserWarning")
 
@@ -65,19 +63,4 @@ def define(ps, scripts) -> dict:
 
 
 def test_patched_steps_equal_the_stock_ones_but_for_tip_fields_and_tags(ps, scripts, access_grants, grant_warnings):
-    stock = define(ps, scripts)
-    sagemaker_s3ag.patch(identity_propagation=True)
-    try:
-        patched = define(ps, scripts)
-    finally:
-        sagemaker_s3ag.unpatch()
-
-    assert without_tip(patched) == without_tip(stock)
-    assert code_locations(patched) == code_locations(stock)
-    assert len(code_locations(stock)) >= 2
-    assert all(f"s3://{BUCKET}/StockOrNot/code/" in uri for uri in code_locations(stock) if uri.endswith(".py"))
-    steps = {s["Name"]: s["Arguments"] for s in patched["Steps"]}
-    assert steps["Prep"]["ProcessingInputs"][0]["S3Input"]["S3InputMode"] == "File"
-    assert steps["Train"]["AlgorithmSpecification"]["TrainingInputMode"] == "File"
-    assert all(tag_map(arguments["Tags"])["s3ag:launched-by"] == "pipeline" for arguments in steps.values())
-    assert patched != stock  # the control: the rules did change something
+    assert_stock_but_for_tip(lambda: define(ps, scripts), "StockOrNot")
