@@ -212,8 +212,32 @@ def test_pipeline_values_are_unknown_and_not_asked(boto_session, table):
     assert credentials_verdict([outcome]) == "unknown"
 
 
-def test_malformed_uris_are_left_to_the_s3_uri_rule(boto_session, table):
-    assert resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3:/data")) == ()
+def test_malformed_uris_are_never_skipped(boto_session, table):
+    """The s3-uri rule refuses such a job; asked anyway (a plan, describe_job), the location is unknown, not left out."""
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3:/data"))
+    assert (outcome.outcome, outcome.reason.split(":")[0]) == ("unknown", "not an S3 location")
+    assert table.calls == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://data.s3.amazonaws.com/train/",
+        "https://data.s3.us-east-1.amazonaws.com/train/",
+        "https://s3.us-east-1.amazonaws.com/data/train/",
+        "https://s3.amazonaws.com/data/train/",
+        "https://data.s3.dualstack.us-east-1.amazonaws.com/train/",
+    ],
+)
+def test_https_urls_are_asked_about_as_the_s3_uri_they_name(boto_session, table, url):
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", url))
+    assert (outcome.uri, outcome.outcome) == (url, "granted")  # the table grants READ on s3://data/*
+    assert [p["Target"] for op, p in table.calls if op == "GetDataAccess"] == ["s3://data/train/*"]
+
+
+def test_an_https_url_with_no_grant_falls_back(boto_session, table):
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "https://secret.s3.amazonaws.com/x/"))
+    assert (outcome.outcome, outcome.reason) == ("fallback", "no matching grant")
 
 
 def test_hundreds_of_channels_under_one_grant_take_one_call(boto_session, table):

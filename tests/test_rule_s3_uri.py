@@ -178,12 +178,49 @@ def test_unresolved_uris_are_skipped():
     assert findings == []
 
 
-@pytest.mark.parametrize("uri", ["https://bucket.s3.amazonaws.com/manifest.json", "file:///home/user/data", "file://./data"])
-def test_https_and_file_uris_are_left_to_sagemaker(uri):
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://bucket.s3.amazonaws.com/manifest.json",
+        "https://bucket.s3.eu-west-1.amazonaws.com/data/",
+        "https://s3.eu-west-1.amazonaws.com/bucket/data/",
+        "https://s3-eu-west-1.amazonaws.com/bucket/data/",
+        "https://my.dotted.bucket.s3.amazonaws.com/data/",
+        "file:///home/user/data",
+        "file://./data",
+    ],
+)
+def test_s3_https_urls_and_local_mode_paths_pass(uri):
     request = training(uri, output=uri, checkpoint=uri)
     fixed, findings = enforce(request, "training")
     assert findings == []
     assert fixed == request
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://ap-1234.s3-accesspoint.us-east-1.amazonaws.com/data/",  # an access point: no bucket to ask about
+        "https://example.com/bucket/data/",
+        "https://bucket.s3.amazonaws.com.evil.example/data/",
+        "https://bucket.s3.amazonaws.com/data/?versionId=1",
+        "http://bucket.s3.amazonaws.com/data/",
+    ],
+)
+def test_https_urls_that_name_no_bucket_are_refused_naming_the_channel(uri):
+    with pytest.raises(ConsiderationError) as err:
+        enforce(training(uri), "training")
+    assert [(f.rule, f.where) for f in err.value.findings] == [("s3-uri", "InputDataConfig[train].DataSource.S3DataSource.S3Uri")]
+
+
+def test_a_location_longer_than_the_api_takes_is_refused_naming_the_channel():
+    uri = "s3://bucket/" + "k" * 1013  # 1025 characters
+    with pytest.raises(ConsiderationError) as err:
+        enforce(training(uri), "training")
+    (finding,) = err.value.findings
+    assert finding.where == "InputDataConfig[train].DataSource.S3DataSource.S3Uri"
+    assert "1025 characters long; SageMaker takes at most 1024" in finding.message
+    enforce(training("s3://bucket/" + "k" * 1012), "training")  # 1024: fine
 
 
 def test_file_system_channels_and_missing_outputs_are_not_locations():

@@ -40,7 +40,7 @@ from typing import Any, Optional
 from sagemaker_s3ag.core.identity import clear_cache as clear_domains
 from sagemaker_s3ag.core.locations import S3Location, s3_locations
 from sagemaker_s3ag.core.outcomes import LocationOutcome, Outcome
-from sagemaker_s3ag.core.request import JobType, is_unresolved, job_name, literal_head, parse_s3_uri, show
+from sagemaker_s3ag.core.request import JobType, is_unresolved, job_name, literal_head, parse_s3_uri, s3_uri_of, show
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +68,11 @@ class Resolution:
 
 @functools.lru_cache(maxsize=4096)
 def target_for(uri: str, kind: str) -> str:
-    """The ``GetDataAccess`` target of a location: a prefix gets ``*``, a manifest object does not."""
-    bucket, key = parse_s3_uri(uri)
+    """The ``GetDataAccess`` target of a location: a prefix gets ``*``, a manifest object does not.
+
+    An S3 ``https://`` URL is asked about as the ``s3://`` URI it names.
+    """
+    bucket, key = parse_s3_uri(s3_uri_of(uri))
     if kind == "object" and key:
         return f"s3://{bucket}/{key}"
     base = f"s3://{bucket}/{key}"
@@ -151,10 +154,13 @@ def _group(locations: Sequence[S3Location]) -> dict[tuple[str, str], _Group]:
             groups[key].places.append(where)
             continue
         if isinstance(uri, str):
+            if uri[:7].lower() == "file://":
+                groups[key] = _Group(uri, [where], None, unknown="a local path (local mode), not read from S3")
+                continue
             try:
                 groups[key] = _Group(uri, [where], target_for(uri, kind))
-            except ValueError:
-                continue  # malformed: the s3-uri rule refuses the job
+            except ValueError as err:  # the s3-uri rule refuses the job; if asked anyway, never skipped
+                groups[key] = _Group(uri, [where], None, unknown=f"not an S3 location: {err}")
             continue
         head = literal_head(uri) if is_unresolved(uri) else None
         try:

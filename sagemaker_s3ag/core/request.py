@@ -11,6 +11,7 @@ import functools
 import re
 from collections.abc import Iterator
 from typing import Any, Literal, Mapping, Optional
+from urllib.parse import unquote, urlsplit
 
 JobType = Literal["training", "processing", "tuning"]
 Request = dict[str, Any]
@@ -104,6 +105,48 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 def looks_like_s3(value: Any) -> bool:
     """Whether a literal value claims to be an S3 location (even a malformed one)."""
     return isinstance(value, str) and value[:3].lower() == "s3:"
+
+
+def is_remote(value: Any) -> bool:
+    """Whether a literal location is read from elsewhere (``s3://`` or ``https://``), not a local path to upload."""
+    return looks_like_s3(value) or (isinstance(value, str) and value[:8].lower() == "https://")
+
+
+MAX_S3_URI = 1024  # the API's limit on every S3Uri and S3OutputPath the rules read
+_S3_HOSTS = (".amazonaws.com", ".amazonaws.com.cn")
+_NOT_BUCKETS = ("s3-accesspoint", "s3-object-lambda", "s3-outposts", "s3express-control")
+
+
+def s3_uri_of(uri: str) -> str:
+    """A location SageMaker takes (``s3://bucket/key``, or an S3 ``https://`` URL) as ``s3://bucket/key``.
+
+    The API also takes ``https://BUCKET.s3[.REGION].amazonaws.com/KEY`` (virtual-hosted) and
+    ``https://s3[.REGION].amazonaws.com/BUCKET/KEY`` (path style), dual-stack and FIPS included; they
+    name the same objects. Raises ``ValueError`` saying why for anything else (an access point, a host
+    that is not S3's), which cannot be checked against S3 Access Grants.
+    """
+    if looks_like_s3(uri):
+        parse_s3_uri(uri)
+        return uri
+    if not uri[:8].lower() == "https://":
+        raise ValueError(f"{uri!r} is not an S3 URI of the form s3://bucket/prefix")
+    parts = urlsplit(uri)
+    host = (parts.hostname or "").lower()
+    labels = host.split(".")
+    s3_at = next((i for i, label in enumerate(labels) if label == "s3" or label.startswith("s3-")), None)
+    if not host.endswith(_S3_HOSTS) or s3_at is None or labels[s3_at] in _NOT_BUCKETS or parts.query or parts.fragment:
+        raise ValueError(
+            f"{uri!r} is not an S3 bucket URL (https://BUCKET.s3.REGION.amazonaws.com/KEY or "
+            "https://s3.REGION.amazonaws.com/BUCKET/KEY): it cannot be checked against S3 Access Grants; use s3://bucket/prefix"
+        )
+    path = unquote(parts.path.lstrip("/"))
+    if s3_at == 0:  # path style: the bucket is the first segment
+        bucket, _, key = path.partition("/")
+    else:
+        bucket, key = ".".join(labels[:s3_at]), path
+    normal = f"s3://{bucket}/{key}"
+    parse_s3_uri(normal)  # a bucket name S3 would not have: ValueError
+    return normal
 
 
 def tuning_definitions(request: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:

@@ -21,15 +21,15 @@ from sagemaker_s3ag.core.errors import ConsiderationError
 from sagemaker_s3ag.core.findings import Finding
 from sagemaker_s3ag.core.locations import s3_locations
 from sagemaker_s3ag.core.request import (
+    MAX_S3_URI,
     JobType,
     Request,
     copy_request,
     effective_input_mode,
     is_unresolved,
     job_input_mode,
-    looks_like_s3,
-    parse_s3_uri,
     processing_inputs,
+    s3_uri_of,
     show,
     training_channels,
     tuning_definitions,
@@ -340,16 +340,16 @@ def _s3_uri(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding]]
             continue
         if not isinstance(uri, str) or not uri:
             problem = f"{uri!r} is not an S3 URI"
-        elif looks_like_s3(uri):
+        elif len(uri) > MAX_S3_URI:
+            problem = f"the location is {len(uri)} characters long; SageMaker takes at most {MAX_S3_URI}"
+        elif uri[:7].lower() == "file://":
+            continue  # local mode: SageMaker's own local runner reads it, not S3
+        else:
             try:
-                parse_s3_uri(uri)
+                s3_uri_of(uri)
                 continue
             except ValueError as err:
                 problem = str(err)
-        elif uri.startswith(("https://", "file://")):
-            continue  # https manifests and local mode are SageMaker's to judge
-        else:
-            problem = f"{uri!r} is not an S3 URI of the form s3://bucket/prefix"
         findings.append(Finding("s3-uri", "refused", where, problem))
     return request, findings
 
@@ -412,8 +412,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="s3-uri",
         title="Well-formed S3 locations",
-        summary="Every S3 input, output and checkpoint location is an s3://bucket/prefix URI.",
-        why="S3 Access Grants match grants by S3 prefix; a malformed location can match no grant.",
+        summary="Every S3 input, output and checkpoint location is an s3://bucket/prefix URI, or an S3 "
+        "https:// URL (checked as the s3:// URI it names), of at most 1024 characters.",
+        why="S3 Access Grants match grants by S3 prefix; a malformed location, or an https:// URL that names no "
+        "bucket (an access point, another host), can match no grant and could not be checked.",
         fix="Always refused, naming the channel.",
         job_types=frozenset({"training", "processing"}),
         apply=_s3_uri,

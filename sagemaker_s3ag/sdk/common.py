@@ -24,7 +24,7 @@ import wrapt
 from sagemaker_s3ag.core.decision import Decision, decide, plan, refused_decision
 from sagemaker_s3ag.core.errors import ConsiderationError, warn
 from sagemaker_s3ag.core.findings import Finding
-from sagemaker_s3ag.core.request import JobType, Request, looks_like_s3
+from sagemaker_s3ag.core.request import JobType, Request, is_remote
 from sagemaker_s3ag.core.settings import Settings
 from sagemaker_s3ag.sdk import choke
 from sagemaker_s3ag.sdk.context import Launch, current, launching
@@ -213,7 +213,7 @@ def api_tag(tag: Any) -> Any:
 
 def preview_uri(uri: Any) -> Any:
     """A location as the preview should see it: a local path is uploaded later, to a place not known yet (``None``)."""
-    if isinstance(uri, str) and not looks_like_s3(uri):
+    if isinstance(uri, str) and not is_remote(uri):
         return None
     return uri
 
