@@ -15,7 +15,7 @@ import warnings
 import boto3
 import botocore.endpoint
 import pytest
-from conftest import BUCKET, IMAGE, ROLE, expected_record, ours, pipe_input, tag_map
+from conftest import BUCKET, IMAGE, ROLE, expected_record, grant_to_the_role, ours, pipe_input, tag_map
 
 import sagemaker_s3ag
 from sagemaker_s3ag import ConsiderationError, GrantFallbackError
@@ -447,3 +447,31 @@ def test_a_refusal_comes_before_any_upload_and_any_create(session, access_grants
         proc.run(code=str(code), inputs=[pipe_input(TRAIN)], wait=False, logs=False)
     sent = [call.args[1].name for call in sending.call_args_list]
     assert not {"PutObject", "CreateMultipartUpload", "CreateProcessingJob"} & set(sent), sent
+
+
+def test_quality_and_clarify_check_steps_are_settled_as_processing_jobs(session, access_grants, grant_warnings):
+    grant_to_the_role(access_grants)  # what a pipeline execution can use
+    sagemaker_s3ag.patch(identity_propagation=True)
+    client = session.boto_session.client("sagemaker")
+    sent = recording(client)
+    prep = {k: v for k, v in processing_request("y").items() if k != "ProcessingJobName"}
+    steps = [{"Name": "Quality", "Type": "QualityCheck", "Arguments": prep}, {"Name": "Clarify", "Type": "ClarifyCheck", "Arguments": prep}]
+    client.create_pipeline(PipelineName="checks", RoleArn=ROLE, PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": steps}))
+    for step in json.loads(last(sent, "CreatePipeline")["PipelineDefinition"])["Steps"]:
+        assert step["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3InputMode"] == "File"
+        assert tag_map(step["Arguments"]["Tags"])["s3ag:credentials"] == "access-grants"
+
+
+def test_a_definition_settled_elsewhere_keeps_its_record_when_settled_again(session, access_grants, grant_warnings):
+    """Sent again from another process (or read back with DescribePipeline): what was changed then stays recorded."""
+    sagemaker_s3ag.patch(identity_propagation=True)
+    client = session.boto_session.client("sagemaker")
+    sent = recording(client)
+    client.create_pipeline(PipelineName="p", RoleArn=ROLE, PipelineDefinition=hand_made_definition())
+    settled = last(sent, "CreatePipeline")["PipelineDefinition"]
+    choke._settled.clear()  # as in another process: this one never settled it
+    grant_warnings.clear()
+    client.update_pipeline(PipelineName="p", PipelineDefinition=settled)
+    train = json.loads(last(sent, "UpdatePipeline")["PipelineDefinition"])["Steps"][0]
+    assert tag_map(train["Arguments"]["Tags"])["s3ag:adjustments"] == "pipe-mode debugger profiler remote-debug"
+    assert not any(w.startswith("[s3ag:tags]") for w in ours(grant_warnings))

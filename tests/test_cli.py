@@ -38,7 +38,7 @@ def test_console_script_entry_point_is_installed():
 def test_rules_lists_every_rule():
     code, text = run("rules")
     assert code == 0
-    for rule_id in ("pipe-mode", "debugger", "profiler", "remote-debug", "dataset-definition", "s3-uri"):
+    for rule_id in ("pipe-mode", "debugger", "profiler", "remote-debug", "dataset-definition", "names", "s3-uri"):
         assert f"\n{rule_id} " in "\n" + text
 
 

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from sagemaker_s3ag import GrantAwareWarning, detect_identity_propagation
+from sagemaker_s3ag import detect_identity_propagation
 from sagemaker_s3ag.core.identity import METADATA_FILE_ENV
 
 
@@ -80,19 +80,79 @@ def test_studio_domain_is_asked_once_and_cached(monkeypatch, tmp_path, status, e
     assert (first.enabled, first.source) == (enabled, "domain d-abc123 (DescribeDomain)")
 
 
-def test_describe_domain_denied_warns_once_and_is_off(monkeypatch, tmp_path, grant_warnings):
+def test_describe_domain_denied_is_unknown_and_never_cached(monkeypatch, tmp_path, grant_warnings):
+    """A refused look-up is not "off": the rules stay on, the record says unknown, the next job asks again."""
     _studio(monkeypatch, tmp_path)
     client = _client()
     with Stubber(client) as stub:
-        for _ in range(2):
-            stub.add_client_error("describe_domain", "AccessDeniedException", "not allowed", 400)
+        stub.add_client_error("describe_domain", "AccessDeniedException", "not allowed", 400)
+        stub.add_response("describe_domain", {"DomainSettings": {"TrustedIdentityPropagationSettings": {"Status": "ENABLED"}}})
         first = detect_identity_propagation(None, client)
-        second = detect_identity_propagation(None, client)
-    assert first.enabled is second.enabled is False
-    assert len(grant_warnings) == 1
-    text = str(grant_warnings[0].message)
-    assert "d-abc123" in text and "identity_propagation=True" in text and "DescribeDomain" in text
-    assert issubclass(grant_warnings[0].category, GrantAwareWarning)
+        second = detect_identity_propagation(None, client)  # asked again: a failure is not a verdict
+        stub.assert_no_pending_responses()
+    assert (first.enabled, first.known, first.label) == (True, False, "unknown")
+    assert first.source == "domain d-abc123: not allowed to call sagemaker:DescribeDomain"
+    assert (second.enabled, second.known, second.label) == (True, True, "enabled")
+    assert grant_warnings == []  # the warning is the job's (one per job), not the look-up's
+
+
+class FlakyDomain:
+    """DescribeDomain over botocore's HTTP layer: ``failures`` error answers (retried by botocore), then ENABLED."""
+
+    def __init__(self, client, failures: int, status: int = 400, code: str = "ThrottlingException") -> None:
+        self.attempts = 0
+        self.failures, self.status, self.code = failures, status, code
+        client.meta.events.register_first("before-send.sagemaker.DescribeDomain", self.answer)
+
+    def answer(self, request, **_):
+        from botocore.awsrequest import AWSResponse
+
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            body = json.dumps({"__type": self.code, "message": "no"}).encode()
+            return AWSResponse(request.url, self.status, {"x-amzn-RequestId": "r"}, _Raw(body))
+        body = json.dumps({"DomainSettings": {"TrustedIdentityPropagationSettings": {"Status": "ENABLED"}}}).encode()
+        return AWSResponse(request.url, 200, {"x-amzn-RequestId": "r"}, _Raw(body))
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_):
+        yield self.body
+
+
+@pytest.mark.parametrize(("status", "code"), [(400, "ThrottlingException"), (500, "InternalFailure"), (503, "ServiceUnavailable")])
+def test_a_throttled_or_failing_look_up_is_retried_by_botocore(monkeypatch, tmp_path, status, code):
+    _studio(monkeypatch, tmp_path)
+    client = _client()
+    flaky = FlakyDomain(client, failures=2, status=status, code=code)
+    found = detect_identity_propagation(None, client)
+    assert (found.label, flaky.attempts) == ("enabled", 3)
+
+
+def test_a_look_up_that_keeps_failing_is_unknown(monkeypatch, tmp_path):
+    _studio(monkeypatch, tmp_path)
+    client = _client()
+    flaky = FlakyDomain(client, failures=99)
+    found = detect_identity_propagation(None, client)
+    assert (found.label, found.source) == ("unknown", "domain d-abc123: DescribeDomain failed (ThrottlingException)")
+    assert flaky.attempts == 3  # botocore's standard retry mode, bounded
+
+
+def test_an_unreachable_endpoint_is_unknown(monkeypatch, tmp_path):
+    _studio(monkeypatch, tmp_path)
+    client = boto3.Session(region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x").client(
+        "sagemaker", endpoint_url="http://127.0.0.1:9"  # nothing listens there
+    )
+    found = detect_identity_propagation(None, client, timeout=1.0)
+    assert found.label == "unknown" and found.source.startswith("domain d-abc123: DescribeDomain failed (")
+
+
+def test_no_session_to_ask_in_studio_is_unknown(monkeypatch, tmp_path):
+    _studio(monkeypatch, tmp_path)
+    assert detect_identity_propagation(None).label == "unknown"
 
 
 def test_studio_domain_on_moto(session, monkeypatch, tmp_path):

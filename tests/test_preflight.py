@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
+from moto import mock_aws  # imported before any session is made: moto hooks the sessions made after it
 
 from sagemaker_s3ag.core.locations import S3Location, s3_locations
 from sagemaker_s3ag.core.outcomes import credentials_verdict, fallback_summary
@@ -303,3 +306,83 @@ def test_pipeline_executions_lose_user_and_group_grants():
     ]
     assert seen[0].grant_target is None and seen[2].grant_target == "s3://bk1/*"
     assert credentials_verdict(seen) == "mixed"
+
+
+# --------------------------------------------------------------------------- pipeline values and manifests
+
+
+def join(*values, on="/"):
+    return {"Std:Join": {"On": on, "Values": list(values)}}
+
+
+def test_a_join_known_past_its_bucket_is_asked_about_by_its_head(boto_session, table):
+    uri = join("s3://data/train", {"Get": "Execution.PipelineExecutionId"}, "out")
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", uri))
+    assert (outcome.outcome, outcome.reason) == ("granted", "a grant covers all of s3://data/train/ (a pipeline value)")
+
+
+def test_a_join_whose_head_stops_inside_the_bucket_name_proves_nothing(boto_session, table):
+    """s3://data + Env could be s3://data-prod/: no head is asked about."""
+    uri = join("s3://data", {"Get": "Parameters.Env"}, "/out/", on="")
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", uri))
+    assert outcome.outcome == "unknown"
+    assert [op for op, _ in table.calls if op == "GetDataAccess"] == []
+
+
+@pytest.fixture
+def s3(boto_session, table):
+    """Objects in moto's S3, read through the same session the preflight asks with."""
+    with mock_aws():
+        install_access_grants(boto_session, table)
+        client = boto_session.client("s3")
+        for bucket in ("data", "elsewhere"):
+            client.create_bucket(Bucket=bucket)
+        yield client
+
+
+def manifest_outcomes(boto_session, uri, data_type="ManifestFile", attributes=()):
+    from sagemaker_s3ag.core.preflight import Preflight
+
+    request = {"InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
+        "S3DataType": data_type, "S3Uri": uri, **({"AttributeNames": list(attributes)} if attributes else {})}}}]}
+    return Preflight(boto_session, 5.0, resolver=AccessGrantsResolver())(request, "training")
+
+
+def test_a_manifest_channel_asks_about_what_the_manifest_lists(boto_session, table, s3):
+    listing = [{"prefix": "s3://elsewhere/images/"}, "cats/1.jpg", "dogs/2.jpg"]
+    s3.put_object(Bucket="data", Key="train/train.manifest", Body=json.dumps(listing).encode())
+    outcomes = manifest_outcomes(boto_session, "s3://data/train/train.manifest")
+    assert [(o.uri, o.outcome) for o in outcomes] == [
+        ("s3://data/train/train.manifest", "granted"),
+        ("s3://elsewhere/images/cats/", "fallback"),  # no grant on the bucket the data really sits in
+        ("s3://elsewhere/images/dogs/", "fallback"),
+    ]
+    assert outcomes[1].places == ("InputDataConfig[train].DataSource.S3DataSource.S3Uri (listed in the manifest)",)
+
+
+def test_an_augmented_manifest_lists_its_attributes(boto_session, table, s3):
+    lines = [{"source-ref": "s3://data/train/images/1.jpg", "label": 1, "note": "s3://elsewhere/ignored/"} for _ in range(3)]
+    s3.put_object(Bucket="data", Key="train/aug.manifest", Body="\n".join(json.dumps(line) for line in lines).encode())
+    outcomes = manifest_outcomes(boto_session, "s3://data/train/aug.manifest", "AugmentedManifestFile", ["source-ref", "label"])
+    assert [(o.uri, o.outcome) for o in outcomes] == [
+        ("s3://data/train/aug.manifest", "granted"),
+        ("s3://data/train/images/", "granted"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (None, "the manifest could not be read (NoSuchKey)"),
+        (b"not json", "the manifest is not a ManifestFile"),
+        (json.dumps([{"prefix": "s3://data/x/"}, 7]).encode(), "every entry after the prefix must be a key"),
+        (b"[" + b" " * (1 << 20) + b"]", "the manifest is larger than 1048576 bytes"),
+    ],
+    ids=["missing", "not-json", "not-a-key", "too-large"],
+)
+def test_a_manifest_that_cannot_be_read_leaves_its_data_unknown_with_the_reason(boto_session, table, s3, body, reason):
+    if body is not None:
+        s3.put_object(Bucket="data", Key="bad.manifest", Body=body)
+    outcomes = manifest_outcomes(boto_session, "s3://data/bad.manifest")
+    assert [(o.uri, o.outcome) for o in outcomes][-1] == ("s3://data/bad.manifest (what it lists)", "unknown")
+    assert reason in outcomes[-1].reason

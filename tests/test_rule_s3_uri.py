@@ -256,7 +256,7 @@ def test_s3_uri_runs_after_the_removals():
 
 
 def test_rule_ids_are_unique_and_in_a_fixed_order():
-    assert [r.id for r in RULES] == ["pipe-mode", "debugger", "profiler", "remote-debug", "dataset-definition", "s3-uri"]
+    assert [r.id for r in RULES] == ["pipe-mode", "debugger", "profiler", "remote-debug", "dataset-definition", "names", "s3-uri"]
     assert set(RULES_BY_ID) == {r.id for r in RULES}
 
 

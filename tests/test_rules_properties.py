@@ -11,7 +11,7 @@ import re
 import string
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from sagemaker_s3ag import ConsiderationError, enforce
@@ -21,6 +21,9 @@ from sagemaker_s3ag.core.tags import KEYS, MAX_TAGS, MAX_VALUE, merge_tags
 
 ALNUM = string.ascii_letters + string.digits
 NAME = st.builds(lambda a, b: a + b, st.sampled_from(ALNUM), st.text(ALNUM + "._-", max_size=8))
+JOB_NAME = st.builds(lambda a, b: a + b, st.sampled_from(ALNUM), st.text(ALNUM + "-", max_size=8)).map(
+    lambda name: name.rstrip("-")  # letters, digits and hyphens, not ending in one
+)
 BUCKET = st.builds(lambda a, b: a + b, st.sampled_from(string.ascii_lowercase + string.digits), st.text(string.ascii_lowercase + string.digits + ".-", min_size=2, max_size=10))
 KEY = st.one_of(st.just(""), st.just("/"), st.text(ALNUM + "/_.=-", max_size=14).map(lambda k: "/" + k))
 S3_URI = st.builds(lambda b, k: f"s3://{b}{k}", BUCKET, KEY)
@@ -102,7 +105,7 @@ def channel(draw, name):
 def training_request(draw):
     names = draw(st.lists(NAME, min_size=0, max_size=5, unique=True))
     request = {
-        "TrainingJobName": draw(NAME),
+        "TrainingJobName": draw(JOB_NAME),
         "AlgorithmSpecification": {
             "TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/img:latest",
             "TrainingInputMode": draw(st.sampled_from(["File", "Pipe", "FastFile"])),
@@ -188,7 +191,7 @@ def processing_request(draw):
         for out in draw(st.lists(NAME, max_size=3, unique=True))
     ]
     request = {
-        "ProcessingJobName": draw(NAME),
+        "ProcessingJobName": draw(JOB_NAME),
         "ProcessingInputs": [draw(processing_input(name)) for name in names],
         "ProcessingOutputConfig": {"Outputs": outputs},
         "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 30}},
@@ -371,14 +374,18 @@ def test_processing_fix_keeps_everything_but_pipe(request, replacement):
 SAGEMAKER_TAG_VALUE = re.compile(r"[\w\s.:/=+\-@]*")
 OTHER_KEY = st.one_of(
     NAME,
+    NAME,
     st.text(min_size=1, max_size=10).filter(lambda k: not k.startswith("s3ag:")),
     st.sampled_from(["S3AG:credentials", "s3ag", "xs3ag:version", " s3ag:version"]),
 )
 OUR_KEY = st.one_of(st.sampled_from(KEYS), st.text(max_size=8).map(lambda s: "s3ag:" + s))
 
 
+TAG_VALUE = st.one_of(st.text(alphabet=ALNUM + " ._:/=+-@", max_size=10), st.text(max_size=10))  # mostly valid
+
+
 def _tag(key):
-    return st.fixed_dictionaries({"Key": key, "Value": st.text(max_size=10)})
+    return st.fixed_dictionaries({"Key": key, "Value": TAG_VALUE})
 
 
 # up to 60 user tags (lengths drawn uniformly, so lists near and above the 50-tag limit are common)
@@ -393,10 +400,28 @@ RECORD = st.dictionaries(
 )
 
 
-@settings(max_examples=200, deadline=None)
+def api_takes(tags) -> bool:
+    """Whether SageMaker would take these tags: keys 1-128, values up to 256, its characters, unique, at most 50."""
+    tags = tags or []
+    keys = [t["Key"] for t in tags]
+    return (
+        len(tags) <= MAX_TAGS
+        and len(set(keys)) == len(keys)
+        and all(1 <= len(t["Key"]) <= 128 and SAGEMAKER_TAG_VALUE.fullmatch(t["Key"]) for t in tags)
+        and all(len(t["Value"]) <= MAX_VALUE and SAGEMAKER_TAG_VALUE.fullmatch(t["Value"]) for t in tags)
+    )
+
+
+@settings(max_examples=300, deadline=None)
 @given(existing=st.one_of(st.none(), USER_TAGS), record=RECORD)
 def test_merge_tags_keeps_user_tags_and_fits_aws_limits(existing, record):
     before = copy.deepcopy(existing)
+    event("tags the API takes" if api_takes(existing) else "tags the API refuses")
+    if not api_takes(existing):  # the API would refuse the request: one clear error, naming the tag
+        with pytest.raises((TypeError, ValueError), match=r"tag #\d+ |at most 50"):
+            merge_tags(existing, record)
+        assert existing == before
+        return
 
     merged, findings = merge_tags(existing, record)
 
@@ -423,3 +448,58 @@ def test_merge_tags_keeps_user_tags_and_fits_aws_limits(existing, record):
         assert SAGEMAKER_TAG_VALUE.fullmatch(tag["Value"]), tag["Value"]
     # findings: a replaced one iff a user tag used our prefix, a noted one iff some of ours did not fit
     assert [f.action for f in findings] == ["replaced"] * bool(stale) + ["noted"] * (room < len(wanted))
+
+
+# --------------------------------------------------------------------------- properties: any request shape at all
+
+KNOWN_KEYS = (
+    "InputDataConfig", "AlgorithmSpecification", "OutputDataConfig", "CheckpointConfig", "DebugHookConfig",
+    "DebugRuleConfigurations", "TensorBoardOutputConfig", "ProfilerConfig", "ProfilerRuleConfigurations",
+    "RemoteDebugConfig", "ProcessingInputs", "ProcessingOutputConfig", "TrainingJobDefinition",
+    "TrainingJobDefinitions", "Tags", "TrainingJobName", "ProcessingJobName", "HyperParameterTuningJobName",
+    "ChannelName", "DataSource", "S3DataSource", "S3Uri", "S3DataType", "InputMode", "TrainingInputMode",
+    "S3Input", "S3InputMode", "S3CompressionType", "Outputs", "S3Output", "OutputName", "InputName",
+    "EnableRemoteDebug", "DisableProfiler", "Key", "Value", "DatasetDefinition", "CompressionType",
+    "RecordWrapperType", "AttributeNames", "S3OutputPath", "Get", "Std:Join", "On", "Values",
+)
+SCALAR = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12),
+    st.sampled_from(["Pipe", "File", "FastFile", "Gzip", "RecordIO", "ManifestFile", "AugmentedManifestFile",
+                     "s3://b/k/", "s3://", "https://b.s3.amazonaws.com/k", "file:///x", "s3:/bad"]),
+)
+SHAPE = st.recursive(
+    SCALAR,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max_size=6)), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+ANY_REQUEST = st.dictionaries(st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max_size=8)), SHAPE, max_size=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(request=ANY_REQUEST, job_type=st.sampled_from(["training", "processing", "tuning"]), on_violation=st.sampled_from(["fix", "error"]))
+def test_any_request_shape_gets_a_decision_or_a_documented_error(request, job_type, on_violation):
+    """Random shapes through the rules, the locations and the whole decision: only the documented errors
+    escape (ConsiderationError; TypeError/ValueError naming a malformed tag), and no rule ever crashes."""
+    from sagemaker_s3ag.core.decision import decide
+    from sagemaker_s3ag.core.identity import IdentityPropagation
+    from sagemaker_s3ag.core.locations import s3_locations
+    from sagemaker_s3ag.core.settings import Settings
+
+    before = copy.deepcopy(request)
+    s3_locations(request, job_type)  # never raises, whatever the shape
+    try:
+        fixed, decision = decide(request, job_type, settings=Settings(on_violation=on_violation),
+                                 identity_propagation=IdentityPropagation(True, "test"))
+    except ConsiderationError as err:
+        crashed = [f for f in err.findings if "could not check this request" in f.message]
+        assert crashed == [], crashed
+        event("refused")
+    except (TypeError, ValueError) as err:
+        assert "tag" in str(err).lower(), err  # only a malformed tag list is the caller's TypeError/ValueError
+        event("malformed tags")
+    else:
+        assert isinstance(fixed, dict) and all(t["Key"].startswith("s3ag:") for t in decision.tags)
+        event("decided")
+    assert request == before  # never mutated

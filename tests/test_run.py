@@ -329,9 +329,11 @@ def test_an_interpreter_without_sagemaker_s3ag_still_runs_the_existing_sitecusto
         (["--on-violation", "error"], "s3ag: error: nothing to run: give a command after --, e.g. s3ag run -- python train.py\n"),
         (["--", "s3ag-no-such-command", "x"], "s3ag: error: 's3ag-no-such-command': command not found\n"),
         (["--preflight-timeout", "0", "--", "python", "-c", "pass"],
-         "s3ag: error: preflight_timeout must be a number of seconds above 0 and at most 600, not 0.0\n"),
+         "s3ag run: error: argument --preflight-timeout: '0' is not a number of seconds above 0 and at most 600\n"),
+        (["--preflight-timeout", "nan", "--", "python", "-c", "pass"],
+         "s3ag run: error: argument --preflight-timeout: 'nan' is not a number of seconds above 0 and at most 600\n"),
     ],
-    ids=["no-command", "only-dashes", "settings-only", "missing-command", "bad-setting"],
+    ids=["no-command", "only-dashes", "settings-only", "missing-command", "bad-setting", "nan-setting"],
 )
 def test_run_without_a_usable_command_exits_2_with_one_line(child_env, tmp_path, argv, message):
     result = execute([*S3AG, "run", *argv], child_env, tmp_path)
@@ -430,3 +432,48 @@ def test_an_existing_pipeline_unchanged_gets_compliant_step_arguments(child_env,
     unchanged = value(stock.stdout, "DEFINITION")
     assert unchanged["AlgorithmSpecification"]["TrainingInputMode"] == "Pipe"
     assert not [t for t in unchanged.get("Tags", []) if t["Key"].startswith("s3ag:")]
+
+
+RAW_BOTO3 = textwrap.dedent(
+    """
+    import json
+    import os
+    import sys
+
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", HTTPS_PROXY="http://127.0.0.1:9")
+    import boto3
+    from moto import mock_aws
+
+    from sagemaker_s3ag.testing import AccessGrantsTable, install_access_grants
+
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        install_access_grants(session, AccessGrantsTable().grant("s3://s3ag-demo/*", "READWRITE"))
+        client = session.client("sagemaker")
+        sent = []
+        client.meta.events.register("before-parameter-build.sagemaker.CreateTrainingJob", lambda params, **_: sent.append(params))
+        client.create_training_job(
+            TrainingJobName="raw-boto3", RoleArn="arn:aws:iam::123456789012:role/r",
+            AlgorithmSpecification={"TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/i:1", "TrainingInputMode": "Pipe"},
+            InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://s3ag-demo/train/"}}}],
+            OutputDataConfig={"S3OutputPath": "s3://s3ag-demo/out/"},
+            ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+            StoppingCondition={"MaxRuntimeInSeconds": 3600},
+        )
+    print("SAGEMAKER " + json.dumps("sagemaker" in sys.modules))
+    print("MODE " + sent[-1]["AlgorithmSpecification"]["TrainingInputMode"])
+    print("TAGS " + json.dumps({t["Key"]: t["Value"] for t in sent[-1].get("Tags", ())}))
+    """
+)
+
+
+def test_run_governs_a_program_of_raw_boto3_calls_that_never_imports_sagemaker(child_env, tmp_path):
+    (tmp_path / "raw.py").write_text(RAW_BOTO3)
+    result = execute([*S3AG, "run", "--identity-propagation", "on", "--", "python", "raw.py"], child_env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert value(result.stdout, "SAGEMAKER") is False
+    assert value(result.stdout, "MODE") == "File"
+    tags = value(result.stdout, "TAGS")
+    assert (tags["s3ag:adjustments"], tags["s3ag:credentials"]) == ("pipe-mode", "access-grants")
+    stock = execute([sys.executable, "raw.py"], child_env, tmp_path)  # the control: unchanged without s3ag run
+    assert value(stock.stdout, "MODE") == "Pipe" and value(stock.stdout, "TAGS") == {}

@@ -20,7 +20,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, Optional, TextIO
+from typing import Any, NoReturn, Optional, TextIO
 
 from sagemaker_s3ag._version import __version__
 from sagemaker_s3ag.cli.demo import run_demo
@@ -28,6 +28,7 @@ from sagemaker_s3ag.cli.run import run
 from sagemaker_s3ag.core.decision import CREDENTIALS
 from sagemaker_s3ag.core.errors import SageMakerS3agError
 from sagemaker_s3ag.core.rules import RULES
+from sagemaker_s3ag.core.settings import check_seconds
 from sagemaker_s3ag.ops.describe import describe_job
 from sagemaker_s3ag.ops.doctor import doctor
 from sagemaker_s3ag.ops.jobs import list_jobs, parse_since
@@ -196,9 +197,24 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
     return run_demo(out, region=args.region)
 
 
+class _Parser(argparse.ArgumentParser):
+    """``s3ag``'s parser: a bad argument is one line (``s3ag doctor: error: ...``) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: seconds above 0 and at most 600 (``0``, ``-1``, ``nan``, ``inf``, ``1e308`` are not)."""
+    try:
+        return check_seconds(float(text), "seconds")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0 and at most 600") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``s3ag``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="s3ag",
         description="SageMaker training and processing jobs that read S3 through S3 Access Grants "
         "under trusted identity propagation.",
@@ -229,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--on-violation", choices=("fix", "error"), default="fix", help="default: fix")
     run.add_argument("--on-fallback", choices=("allow", "warn", "deny"), default="warn", help="default: warn")
     run.add_argument("--pipe-mode-replacement", choices=("File", "FastFile"), default="File", help="default: File")
-    run.add_argument("--preflight-timeout", type=float, default=5.0, help="seconds (default: 5)")
+    run.add_argument("--preflight-timeout", type=_seconds, default=5.0, help="seconds (default: 5)")
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS ...]")
     run.set_defaults(handler=_run)
 
@@ -276,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--grants-role", help="the Access Grants location role ARN, to check sts:SetContext on it")
     doctor.add_argument("--region", help="Region to check (default: your configured Region)")
     doctor.add_argument("--account", help="account to check (default: your credentials' account)")
-    doctor.add_argument("--timeout", type=float, default=5.0, help="seconds for the grant look-ups (default: 5)")
+    doctor.add_argument("--timeout", type=_seconds, default=5.0, help="seconds for the grant look-ups (default: 5)")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     doctor.set_defaults(handler=_doctor)
 

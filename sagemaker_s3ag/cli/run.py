@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 from sagemaker_s3ag.core.settings import Settings
-from sagemaker_s3ag.sdk.patch import patch
+from sagemaker_s3ag.sdk.patch import govern, patch
 
 SETTINGS_ENV = "S3AG_PATCH_SETTINGS"
 BOOTSTRAP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap")
@@ -51,3 +51,15 @@ def patch_from_environment() -> None:
     if raw is None:
         return
     patch(**json.loads(raw))
+
+
+def govern_from_environment() -> None:
+    """In the program, once ``botocore`` is imported (from the bootstrap): raw boto3 requests are governed too.
+
+    A program that never imports ``sagemaker`` still sends its SageMaker requests through botocore:
+    choke point 1 settles them with the settings (the SDK's own hooks follow if it imports ``sagemaker``).
+    """
+    raw = os.environ.get(SETTINGS_ENV)
+    if raw is None:
+        return
+    govern(**json.loads(raw))

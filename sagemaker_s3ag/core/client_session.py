@@ -52,6 +52,7 @@ class ClientSession:
         # the user registered on their session before making it, or on the client since.
         session = Session(event_hooks=copy.copy(self._events), include_builtin_handlers=False)
         session.register_component("credential_provider", CredentialResolver([_TheClients()]))
+        session.register_component("data_loader", _loader())  # service models read from disk once per process
         return session
 
     def client(self, service: str, config: Any = None) -> Any:
@@ -68,6 +69,20 @@ class ClientSession:
 
     def __repr__(self) -> str:
         return f"ClientSession(region_name={self.region_name!r})"
+
+
+_shared_loader: Any = None
+
+
+def _loader() -> Any:
+    """One botocore data loader for every client session: it caches the service models it has read."""
+    global _shared_loader
+    with _lock:
+        if _shared_loader is None:
+            from botocore.loaders import create_loader
+
+            _shared_loader = create_loader()
+        return _shared_loader
 
 
 def session_of_client(client: Any) -> ClientSession:

@@ -19,12 +19,12 @@ from sagemaker_s3ag._version import __version__
 from sagemaker_s3ag.core.errors import ConsiderationError, warn
 from sagemaker_s3ag.core.fallback import check_fallback
 from sagemaker_s3ag.core.findings import Finding
-from sagemaker_s3ag.core.identity import IdentityPropagation
+from sagemaker_s3ag.core.identity import HOW_TO_SAY_IT, IdentityPropagation
 from sagemaker_s3ag.core.outcomes import LocationOutcome, as_pipeline_execution, credentials_verdict, fallback_summary
 from sagemaker_s3ag.core.request import JobType, Request, copy_request, job_name
 from sagemaker_s3ag.core.rules import enforce
 from sagemaker_s3ag.core.settings import Settings
-from sagemaker_s3ag.core.tags import merge_tags
+from sagemaker_s3ag.core.tags import earlier_record, merge_tags
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class Decision:
         record: the full ``s3ag:`` record, including any tag that did not fit on the job.
         locations: per-location outcomes of the Access Grants preflight, when it ran.
         fallback_warning: the ``on_fallback="warn"`` warning text, when one is due.
+        identity_warning: the warning that TIP could not be determined, when it could not.
         refused: ``True`` for a plan the rules refuse (``plan()`` returns it instead of raising).
         planned: ``True`` for what ``plan()`` returns: nothing was launched.
         step: the SageMaker Pipelines step this job is, when it is one.
@@ -61,6 +62,7 @@ class Decision:
     tags: tuple[Mapping[str, str], ...] = ()
     locations: tuple[LocationOutcome, ...] = ()
     fallback_warning: Optional[str] = field(default=None, repr=False)
+    identity_warning: Optional[str] = field(default=None, repr=False)
     refused: bool = False
     planned: bool = False
     step: Optional[str] = None
@@ -182,6 +184,7 @@ def decide(
     outcomes: tuple[LocationOutcome, ...] = ()
     warning = None
     extra: dict[str, str] = {}
+    identity_warning = _unknown_identity(identity_propagation, settings, f"{job_type} job {label}")
     if identity_propagation.enabled:
         fixed, findings = enforce(
             request,
@@ -203,7 +206,9 @@ def decide(
     else:
         fixed, findings = copy_request(request), []
         verdict = "iam-role"
-    adjustments = list(dict.fromkeys(f.rule for f in findings if f.changed))
+    # A request settled before keeps what was changed then: this pass finds nothing left to change.
+    earlier = earlier_record(request.get("Tags")).get("s3ag:adjustments", "none")
+    adjustments = list(dict.fromkeys([*(a for a in earlier.split() if a != "none"), *(f.rule for f in findings if f.changed)]))
     record = {
         "s3ag:credentials": verdict,
         "s3ag:identity-propagation": identity_propagation.label,
@@ -225,9 +230,28 @@ def decide(
         tags=ours,
         locations=outcomes,
         fallback_warning=warning,
+        identity_warning=identity_warning,
         step=step,
     )
     return fixed, decision
+
+
+def _unknown_identity(identity: IdentityPropagation, settings: Settings, job: str) -> Optional[str]:
+    """With TIP unknown: the warning for this job, or (``on_fallback="deny"``) the refusal."""
+    if identity.known:
+        return None
+    message = (
+        f"{job}: cannot tell whether trusted identity propagation is on ({identity.source}); the rules were "
+        f"applied as if it were, and the job is recorded s3ag:identity-propagation=unknown. To decide it, {HOW_TO_SAY_IT}"
+    )
+    if settings.on_fallback == "deny":
+        finding = Finding("identity-propagation", "refused", "(domain)", message)
+        raise ConsiderationError(
+            f"[s3ag:identity-propagation] {message} (on_fallback='deny'; nothing was created)",
+            rule="identity-propagation",
+            findings=[finding],
+        )
+    return f"[s3ag:identity-propagation] {message}"
 
 
 def plan(
@@ -292,5 +316,7 @@ def announce(decision: Decision) -> None:
             warn(str(findings[0]))
         else:
             warn(f"[s3ag:{rule}] " + "; ".join(f"{f.where}: {f.message}" for f in findings))
+    if decision.identity_warning:
+        warn(decision.identity_warning)
     if decision.fallback_warning:
         warn(decision.fallback_warning)

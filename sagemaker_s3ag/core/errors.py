@@ -43,7 +43,8 @@ class ConsiderationError(SageMakerS3agError, ValueError):
     Attributes:
         rule: the id of the first rule that refused the job (``"pipe-mode"``, ``"debugger"``,
             ``"profiler"``, ``"remote-debug"``, ``"dataset-definition"``, ``"s3-uri"``,
-            ``"tags"`` or ``"fallback"``).
+            ``"tags"``, ``"fallback"``, ``"identity-propagation"`` (TIP unknown under
+            ``on_fallback="deny"``) or ``"pipeline-definition"``).
         findings: every refusal found in the job, first one first.
     """
 

@@ -6,10 +6,13 @@ Decided in this order, first answer wins:
 2. ``TRUSTED_IDENTITY_PROPAGATION_ENABLED``, then ``TRUSTED_IDENTITY_PROPOGATION_ENABLED`` (the spelling
    Studio itself exports): ``true/1/yes/enabled/on`` or ``false/0/no/disabled/off``, any case;
 3. the Studio metadata file (``/opt/ml/metadata/resource-metadata.json``) names a domain, and
-   ``DescribeDomain`` says ``TrustedIdentityPropagationSettings.Status`` (cached per domain);
-4. otherwise off.
+   ``DescribeDomain`` says ``TrustedIdentityPropagationSettings.Status`` (an answer is cached per domain);
+4. otherwise off (not in a Studio space).
 
-When ``DescribeDomain`` is refused, a single :class:`GrantAwareWarning` says how to set it by hand.
+When ``DescribeDomain`` cannot answer (refused, throttled, a service error or no network, after
+botocore's standard retries), TIP is *unknown*: the rules are applied as if it were on, the job is
+recorded ``s3ag:identity-propagation=unknown`` and warned about (refused with ``on_fallback="deny"``),
+and the next job asks again: a failure is never cached as a verdict.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from sagemaker_s3ag.core.client_session import session_of_client
 from sagemaker_s3ag.core.errors import warn
 
 logger = logging.getLogger(__name__)
@@ -30,6 +34,7 @@ ENV_VARS = ("TRUSTED_IDENTITY_PROPAGATION_ENABLED", "TRUSTED_IDENTITY_PROPOGATIO
 METADATA_FILE_ENV = "S3AG_STUDIO_METADATA_FILE"
 METADATA_FILE = "/opt/ml/metadata/resource-metadata.json"
 DOMAIN_CACHE_SECONDS = 900.0
+MAX_DOMAINS = 64
 
 _TRUE = frozenset({"true", "1", "yes", "enabled", "on"})
 _FALSE = frozenset({"false", "0", "no", "disabled", "off"})
@@ -40,57 +45,66 @@ class IdentityPropagation:
     """Whether TIP is on for a job, and how that was decided.
 
     Attributes:
-        enabled: ``True`` when the rules apply.
+        enabled: ``True`` when the rules apply (also when it is not known: the rules are kept on).
         source: where the answer came from, for a person (``"setting"``, ``"environment
             TRUSTED_IDENTITY_PROPOGATION_ENABLED"``, ``"domain d-abc (DescribeDomain)"``, ...).
+        known: ``False`` when the Studio domain could not be asked; ``source`` says why.
     """
 
     enabled: bool
     source: str
+    known: bool = True
 
     @property
     def label(self) -> str:
-        """``"enabled"`` or ``"disabled"``, as recorded in the job's tags."""
+        """``"enabled"``, ``"disabled"`` or ``"unknown"``, as recorded in the job's tags."""
+        if not self.known:
+            return "unknown"
         return "enabled" if self.enabled else "disabled"
 
 
+def unknown(domain: str, reason: str) -> IdentityPropagation:
+    """TIP of ``domain`` could not be read: the rules stay on, and the record says so."""
+    return IdentityPropagation(True, f"domain {domain}: {reason}", known=False)
+
+
+HOW_TO_SAY_IT = (
+    "say it with identity_propagation=True or False (patch(identity_propagation=...), s3ag run "
+    "--identity-propagation on|off) or TRUSTED_IDENTITY_PROPAGATION_ENABLED=true|false"
+)
+
+
 class _DomainCache:
-    """DescribeDomain answers per (region, domain), kept for ``DOMAIN_CACHE_SECONDS``; one warning per key."""
+    """DescribeDomain answers per (region, domain), kept for ``DOMAIN_CACHE_SECONDS``; never a failure."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._answers: dict[tuple[str, str], tuple[float, IdentityPropagation]] = {}
-        self._warned: set[tuple[str, str]] = set()
 
     def get(self, key: tuple[str, str]) -> Optional[IdentityPropagation]:
         with self._lock:
             hit = self._answers.get(key)
             if hit and hit[0] > time.monotonic():
                 return hit[1]
+            self._answers.pop(key, None)
             return None
 
     def put(self, key: tuple[str, str], value: IdentityPropagation) -> None:
         with self._lock:
+            if len(self._answers) >= MAX_DOMAINS:  # a long-running process asks about few domains: keep it so
+                self._answers.clear()
             self._answers[key] = (time.monotonic() + DOMAIN_CACHE_SECONDS, value)
-
-    def first_warning(self, key: tuple[str, str]) -> bool:
-        with self._lock:
-            if key in self._warned:
-                return False
-            self._warned.add(key)
-            return True
 
     def clear(self) -> None:
         with self._lock:
             self._answers.clear()
-            self._warned.clear()
 
 
 _domains = _DomainCache()
 
 
 def clear_cache() -> None:
-    """Forget cached ``DescribeDomain`` answers and warnings (e.g. after enabling TIP on the domain)."""
+    """Forget cached ``DescribeDomain`` answers (e.g. after enabling TIP on the domain)."""
     _domains.clear()
 
 
@@ -130,7 +144,7 @@ def _studio_domain() -> Optional[str]:
     return domain if isinstance(domain, str) and domain else None
 
 
-def _from_domain(domain: str, sagemaker_client: Any) -> IdentityPropagation:
+def _from_domain(domain: str, sagemaker_client: Any, timeout: float) -> IdentityPropagation:
     region = getattr(getattr(sagemaker_client, "meta", None), "region_name", None) or "?"
     key = (region, domain)
     cached = _domains.get(key)
@@ -139,35 +153,41 @@ def _from_domain(domain: str, sagemaker_client: Any) -> IdentityPropagation:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        response = sagemaker_client.describe_domain(DomainId=domain)
+        response = _asking_client(sagemaker_client, timeout).describe_domain(DomainId=domain)
     except (ClientError, BotoCoreError) as err:
-        code = err.response.get("Error", {}).get("Code", "") if isinstance(err, ClientError) else ""
-        reason = "is not allowed to call sagemaker:DescribeDomain" if "AccessDenied" in code else f"failed ({err})"
-        if _domains.first_warning(key):
-            warn(
-                f"[s3ag:identity-propagation] cannot tell whether Studio domain {domain} has trusted identity "
-                f"propagation on: the session {reason}. Treating it as off. Say it yourself with "
-                "identity_propagation=True (or set TRUSTED_IDENTITY_PROPAGATION_ENABLED=true)."
-            )
-        refused = IdentityPropagation(False, f"domain {domain}: DescribeDomain {code or 'failed'}, assumed off")
-        if "AccessDenied" in code:
-            _domains.put(key, refused)  # asking again each fit() would be refused again
-        return refused
-    status = (
-        (response.get("DomainSettings") or {}).get("TrustedIdentityPropagationSettings") or {}
-    ).get("Status")
+        code = str(err.response.get("Error", {}).get("Code", "")) if isinstance(err, ClientError) else type(err).__name__
+        why = "not allowed to call sagemaker:DescribeDomain" if "AccessDenied" in code else f"DescribeDomain failed ({code})"
+        logger.info("cannot read TIP of Studio domain %s: %s", domain, err)
+        return unknown(domain, why)
+    status = ((response.get("DomainSettings") or {}).get("TrustedIdentityPropagationSettings") or {}).get("Status")
+    if status not in ("ENABLED", "DISABLED", None):
+        return unknown(domain, f"DescribeDomain gave TrustedIdentityPropagationSettings.Status {status!r}")
     answer = IdentityPropagation(status == "ENABLED", f"domain {domain} (DescribeDomain)")
     _domains.put(key, answer)
     return answer
 
 
-def detect_identity_propagation(setting: Optional[bool], sagemaker_client: Any = None) -> IdentityPropagation:
+def _asking_client(sagemaker_client: Any, timeout: float) -> Any:
+    """A SageMaker client with ``sagemaker_client``'s credentials and event hooks as they are now, botocore's
+    standard retries and bounded timeouts (made for each look-up: only an answer is cached, for 15 minutes)."""
+    if not hasattr(getattr(sagemaker_client, "meta", None), "events"):
+        return sagemaker_client  # not a botocore client: asked as it is
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=min(timeout, 3.0), read_timeout=timeout)
+    return session_of_client(sagemaker_client).client("sagemaker", config=config)
+
+
+def detect_identity_propagation(
+    setting: Optional[bool], sagemaker_client: Any = None, *, timeout: float = 5.0
+) -> IdentityPropagation:
     """Decide whether TIP is on (see the module docstring for the order).
 
     Args:
         setting: the ``identity_propagation`` setting; ``None`` detects.
         sagemaker_client: a SageMaker client from the user's session, used for ``DescribeDomain``
             only when running in Studio and nothing earlier answered.
+        timeout: seconds one ``DescribeDomain`` attempt may take.
     """
     if setting is not None:
         return IdentityPropagation(bool(setting), "setting")
@@ -178,5 +198,5 @@ def detect_identity_propagation(setting: Optional[bool], sagemaker_client: Any =
     if domain is None:
         return IdentityPropagation(False, "not in a SageMaker Studio space")
     if sagemaker_client is None:
-        return IdentityPropagation(False, f"domain {domain}: no session to ask, assumed off")
-    return _from_domain(domain, sagemaker_client)
+        return unknown(domain, "no SageMaker session to ask DescribeDomain with")
+    return _from_domain(domain, sagemaker_client, timeout)

@@ -18,7 +18,14 @@ from typing import Any, Optional
 
 from sagemaker_s3ag.core.request import JobType, Request
 
-STEP_TYPES: Mapping[str, JobType] = {"Training": "training", "Processing": "processing", "Tuning": "tuning"}
+# Step types whose Arguments are a job request (QualityCheck and ClarifyCheck steps run processing jobs).
+STEP_TYPES: Mapping[str, JobType] = {
+    "Training": "training",
+    "Processing": "processing",
+    "Tuning": "tuning",
+    "QualityCheck": "processing",
+    "ClarifyCheck": "processing",
+}
 _NESTED = ("IfSteps", "ElseSteps", "Steps")
 
 SettleStep = Callable[[str, JobType, Request], Request]

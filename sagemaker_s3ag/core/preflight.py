@@ -27,18 +27,20 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import queue
 import re
 import threading
 import time
 import weakref
 from collections.abc import Callable, Hashable, Mapping, MutableMapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Optional
 
 from sagemaker_s3ag.core.identity import clear_cache as clear_domains
-from sagemaker_s3ag.core.locations import S3Location, s3_locations
+from sagemaker_s3ag.core.locations import MANIFESTS, S3Location, s3_locations
+from sagemaker_s3ag.core.manifests import Listed, read_listed
 from sagemaker_s3ag.core.outcomes import LocationOutcome, Outcome
 from sagemaker_s3ag.core.request import JobType, is_unresolved, job_name, literal_head, parse_s3_uri, s3_uri_of, show
 
@@ -49,6 +51,8 @@ MAX_WORKERS = 64
 GROUP_PROBE_MIN = 8  # locations of one bucket and permission worth asking about as one prefix first
 DENIED_SECONDS = 60.0
 EXPIRY_MARGIN_SECONDS = 60.0
+MAX_CACHED = 20_000  # answers kept at once, per resolver
+PURGE_SECONDS = 60.0  # how often expired answers are dropped
 _SECRET_ELEMENTS = re.compile(rb"<(AccessKeyId|SecretAccessKey|SessionToken)>.*?</\1>", re.S)
 _THROTTLING = frozenset(
     {"Throttling", "ThrottlingException", "TooManyRequestsException", "SlowDown", "RequestLimitExceeded"}
@@ -73,7 +77,7 @@ def target_for(uri: str, kind: str) -> str:
     An S3 ``https://`` URL is asked about as the ``s3://`` URI it names.
     """
     bucket, key = parse_s3_uri(s3_uri_of(uri))
-    if kind == "object" and key:
+    if kind != "prefix" and key:
         return f"s3://{bucket}/{key}"
     base = f"s3://{bucket}/{key}"
     return base if base.endswith("*") else base + "*"
@@ -84,6 +88,36 @@ def _scrub_credentials(response_dict: dict[str, Any], **_: Any) -> None:
     body = response_dict.get("body")
     if isinstance(body, bytes) and b"<Credentials>" in body:
         response_dict["body"] = _SECRET_ELEMENTS.sub(b"", body)
+
+
+class _ScrubbingHTTP:
+    """Our S3 Control client's HTTP session: a GetDataAccess answer loses its credentials as it arrives.
+
+    botocore's history recorder (``botocore.history``, which the AWS CLI's history feature turns on)
+    keeps every raw response body before any event handler could see it; here the secret parts are cut
+    out before botocore reads the body at all. The ``before-parse`` hook stays as a second line.
+    """
+
+    def __init__(self, http: Any) -> None:
+        self._http = http
+
+    def send(self, request: Any) -> Any:
+        response = self._http.send(request)
+        if "/accessgrantsinstance/dataaccess" in str(getattr(request, "url", "")):
+            body = response.content  # read once; botocore reads ``content`` from here on
+            if b"<Credentials>" in body:
+                response._content = _SECRET_ELEMENTS.sub(b"", body)
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._http, name)
+
+
+def _scrub_on_arrival(client: Any) -> None:
+    endpoint = getattr(client, "_endpoint", None)
+    http = getattr(endpoint, "http_session", None)
+    if endpoint is not None and http is not None and not isinstance(http, _ScrubbingHTTP):
+        endpoint.http_session = _ScrubbingHTTP(http)
 
 
 def _classify(err: BaseException, operation: str) -> Resolution:
@@ -146,7 +180,7 @@ class _Group:
 def _group(locations: Sequence[S3Location]) -> dict[tuple[str, str], _Group]:
     """The job's locations by (URI, permission), in first-seen order, each with its question."""
     groups: dict[tuple[str, str], _Group] = {}
-    for where, permission, uri, kind in locations:
+    for where, permission, uri, kind, _attributes in locations:
         if uri is None:
             continue  # not known yet (a local input the SDK uploads later): asked about then
         key = (uri if isinstance(uri, str) else show(uri), permission)
@@ -190,7 +224,8 @@ class AccessGrantsResolver:
         self._clock = clock
         self.clock = clock
         self._lock = threading.Lock()
-        self._pool: Optional[ThreadPoolExecutor] = None
+        self._pool = _DaemonPool(max_workers)
+        self._purged_at = clock()
         self._cache: dict[Hashable, tuple[float, Any]] = {}
         self._inflight: dict[Hashable, Future[Any]] = {}
         self._generation = 0  # bumped by clear(): answers still in flight then are not cached
@@ -233,6 +268,22 @@ class AccessGrantsResolver:
             if memo is not None:
                 memo.update((pending[key], answer) for key, answer in asked.items())
         return tuple(group.outcome(key, answers[key]) for key, group in groups.items())
+
+    def read_manifest(self, boto_session: Any, location: S3Location, timeout: float, deadline: float) -> Listed:
+        """What the manifest at ``location`` lists, read in the pool and waited for until ``deadline`` at most."""
+        done: Future[Listed] = Future()
+
+        def read() -> None:
+            try:
+                done.set_result(read_listed(self._client(boto_session, "s3", timeout), location.uri, location.kind, location.attributes))
+            except Exception as err:  # pragma: no cover - read_listed reports its own failures
+                done.set_result(Listed(problem=f"the manifest could not be read ({type(err).__name__})"))
+
+        self._pool.submit(read)
+        finished, _ = wait([done], timeout=max(deadline - self._clock(), 0))
+        if not finished:
+            return Listed(problem=f"the manifest was not read within the {timeout:g} s preflight budget, so what it lists was not checked")
+        return done.result()
 
     def clear(self, *, clients: bool = True) -> None:
         """Forget every cached answer and caller identity, and (unless ``clients=False``) the clients."""
@@ -413,6 +464,18 @@ class AccessGrantsResolver:
             return DENIED_SECONDS if value.outcome == "fallback" else 0.0
         return DENIED_SECONDS * 60  # an owner account: buckets do not change hands often
 
+    def _store(self, key: Hashable, entry: tuple[float, Any]) -> None:
+        """Cache ``entry`` (under the lock): expired answers go once a minute, the oldest beyond :data:`MAX_CACHED`."""
+        now = self._clock()
+        if now - self._purged_at >= PURGE_SECONDS or len(self._cache) >= MAX_CACHED:
+            self._purged_at = now
+            for stale in [k for k, (expires, _v) in self._cache.items() if expires <= now]:
+                del self._cache[stale]
+            while len(self._cache) >= MAX_CACHED:  # still full of live answers: the oldest stored go first
+                del self._cache[next(iter(self._cache))]
+        self._cache.pop(key, None)
+        self._cache[key] = entry
+
     def _is_cached(self, key: Hashable) -> bool:
         with self._lock:
             cached = self._cache.get(key)
@@ -423,7 +486,7 @@ class AccessGrantsResolver:
         with self._lock:
             cached = self._cache.get(source)
             if cached is not None:
-                self._cache[destination] = cached
+                self._store(destination, cached)
 
     def _single_flight(self, key: Hashable, work: Callable[[], Any], ttl: Callable[[Any], float]) -> Future[Any]:
         """A future for ``key``: cached, already running, or started now in the pool."""
@@ -436,8 +499,6 @@ class AccessGrantsResolver:
             running = self._inflight.get(key)
             if running is not None:
                 return running
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._max_workers, thread_name_prefix="s3ag-preflight")
             outer: Future[Any] = Future()
             self._inflight[key] = outer
             generation = self._generation
@@ -453,7 +514,7 @@ class AccessGrantsResolver:
                 if self._inflight.get(key) is outer:
                     del self._inflight[key]
                 if seconds > 0 and generation == self._generation:
-                    self._cache[key] = (self._clock() + seconds, value)
+                    self._store(key, (self._clock() + seconds, value))
             outer.set_result(_plain(value))
 
         self._pool.submit(run)
@@ -476,9 +537,45 @@ class AccessGrantsResolver:
                 )
                 client = boto_session.client(service, config=config)
                 if service == "s3control":
+                    _scrub_on_arrival(client)
                     client.meta.events.register("before-parse.s3-control.GetDataAccess", _scrub_credentials)
                 clients[key] = client
             return client
+
+
+class _DaemonPool:
+    """Up to ``size`` worker threads that never hold the interpreter open.
+
+    ``concurrent.futures`` joins its workers when the interpreter exits, so a call still hanging after
+    the preflight gave up (budget spent) would keep a script that ended right after ``fit()`` alive
+    for its timeouts and retries. These workers are daemons: the process ends when the program does.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._workers = 0
+        self._idle = 0
+
+    def submit(self, task: Callable[[], None]) -> None:
+        with self._lock:
+            self._tasks.put(task)
+            if self._idle == 0 and self._workers < self._size:
+                self._workers += 1
+                threading.Thread(target=self._work, name=f"s3ag-preflight-{self._workers}", daemon=True).start()
+            else:
+                self._idle = max(self._idle - 1, 0)  # that idle worker takes this task
+
+    def _work(self) -> None:
+        while True:
+            task = self._tasks.get()
+            try:
+                task()
+            except BaseException:  # pragma: no cover - tasks report their own errors
+                logger.debug("preflight task failed", exc_info=True)
+            with self._lock:
+                self._idle += 1
 
 
 @dataclass(frozen=True)
@@ -519,24 +616,47 @@ class Preflight:
         self._resolver = resolver
         self._left = float(timeout)
         self._answers: dict[tuple[str, str], Resolution] = {}
+        self._listings: dict[str, Listed] = {}
         self._lock = threading.Lock()
 
     def __call__(self, request: Mapping[str, Any], job_type: JobType, label: Optional[str] = None) -> tuple[LocationOutcome, ...]:
-        """One outcome per S3 location of ``request``; ``label`` names the job in the ``AuditContext``."""
+        """One outcome per S3 location of ``request`` (and per prefix its manifests list); ``label`` names the job."""
         resolver = self._resolver or RESOLVER
         with self._lock:
             started = resolver.clock()
             try:
-                return resolver.resolve(
+                locations = s3_locations(request, job_type)
+                listed, unread = self._manifests(resolver, locations, started + self._left)
+                outcomes = resolver.resolve(
                     self.boto_session,
-                    s3_locations(request, job_type),
+                    [*locations, *listed],
                     timeout=self.timeout,
                     deadline=started + self._left,
                     audit_context=audit_context(job_type, label or job_name(request, job_type)),
                     memo=self._answers,
                 )
+                return outcomes + unread
             finally:
                 self._left = max(self._left - (resolver.clock() - started), 0.0)
+
+    def _manifests(
+        self, resolver: AccessGrantsResolver, locations: Sequence[S3Location], deadline: float
+    ) -> tuple[list[S3Location], tuple[LocationOutcome, ...]]:
+        """The prefixes each manifest lists, to ask about too; an outcome ``unknown`` for each that cannot be read."""
+        listed: list[S3Location] = []
+        unread: list[LocationOutcome] = []
+        for location in locations:
+            if location.kind not in MANIFESTS or not isinstance(location.uri, str) or location.uri[:7] == "file://":
+                continue
+            found = self._listings.get(location.uri)
+            if found is None:
+                found = resolver.read_manifest(self.boto_session, location, self.timeout, deadline)
+                self._listings[location.uri] = found
+            if found.problem:
+                unread.append(LocationOutcome(f"{location.uri} (what it lists)", "READ", "unknown", found.problem, (location.where,)))
+            where = f"{location.where} (listed in the manifest)"
+            listed.extend(S3Location(where, "READ", prefix) for prefix in found.prefixes)
+        return listed, tuple(unread)
 
     @property
     def seconds_left(self) -> float:

@@ -20,6 +20,7 @@ Request = dict[str, Any]
 # A key may hold spaces (SageMaker's S3Uri pattern takes any character), not control characters.
 _S3_URI = re.compile(r"s3://(?P<bucket>[A-Za-z0-9][A-Za-z0-9._-]{2,254})(?:/(?P<key>[^\x00-\x1f\x7f]*))?")
 _LEAVES = (str, int, float, bool, type(None))
+_PAST_THE_BUCKET = re.compile(r"(?i)(s3|https)://[^/]+/")
 
 
 def copy_request(value: Any) -> Any:
@@ -78,7 +79,9 @@ def literal_head(value: Any) -> Optional[str]:
         head.append(str(item))
     if not head:
         return None
-    return on.join(head) + (on if len(head) < len(values) else "")
+    text = on.join(head) + (on if len(head) < len(values) else "")
+    # Known only once it reaches past the bucket: "s3://bucket" + Env could be s3://bucket-prod/.
+    return text if _PAST_THE_BUCKET.match(text) else None
 
 
 def show(value: Any) -> str:
@@ -152,30 +155,47 @@ def s3_uri_of(uri: str) -> str:
 def tuning_definitions(request: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """``(place, definition)`` for every training job definition of a CreateHyperParameterTuningJob request."""
     single = request.get("TrainingJobDefinition")
-    if single:
+    if isinstance(single, Mapping) and single:
         yield "TrainingJobDefinition", single
-    for index, definition in enumerate(request.get("TrainingJobDefinitions") or ()):
+    for index, definition in _items(request.get("TrainingJobDefinitions")):
         name = definition.get("DefinitionName")
         yield f"TrainingJobDefinitions[{name if isinstance(name, str) else index}]", definition
 
 
 def training_channels(request: Mapping[str, Any]) -> Iterator[tuple[int, str, Mapping[str, Any]]]:
     """``(index, name, channel)`` for every channel of a CreateTrainingJob request."""
-    for index, channel in enumerate(request.get("InputDataConfig") or ()):
+    for index, channel in _items(request.get("InputDataConfig")):
         name = channel.get("ChannelName")
         yield index, name if isinstance(name, str) else f"#{index}", channel
 
 
 def processing_inputs(request: Mapping[str, Any]) -> Iterator[tuple[int, str, Mapping[str, Any]]]:
     """``(index, name, input)`` for every input of a CreateProcessingJob request."""
-    for index, item in enumerate(request.get("ProcessingInputs") or ()):
+    for index, item in _items(request.get("ProcessingInputs")):
         name = item.get("InputName")
         yield index, name if isinstance(name, str) else f"#{index}", item
 
 
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a mapping, else ``{}``: a request part not of the API's shapes is passed over (botocore refuses it)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` as a new list if it is a list or tuple, else ``[]`` (as :func:`as_mapping`)."""
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def _items(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
+    """``(index, item)`` for the mappings of a list in a request (anything else is not of the API's shapes: passed over)."""
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [(index, item) for index, item in enumerate(value) if isinstance(item, Mapping)]
+
+
 def job_input_mode(request: Mapping[str, Any]) -> Any:
     """The job-wide ``AlgorithmSpecification.TrainingInputMode`` of a training request."""
-    return (request.get("AlgorithmSpecification") or {}).get("TrainingInputMode")
+    return as_mapping(request.get("AlgorithmSpecification")).get("TrainingInputMode")
 
 
 def effective_input_mode(request: Mapping[str, Any], channel: Mapping[str, Any]) -> Any:

@@ -13,6 +13,7 @@ Source: https://docs.aws.amazon.com/sagemaker/latest/dg/trustedidentitypropagati
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -24,6 +25,8 @@ from sagemaker_s3ag.core.request import (
     MAX_S3_URI,
     JobType,
     Request,
+    as_list,
+    as_mapping,
     copy_request,
     effective_input_mode,
     is_unresolved,
@@ -32,7 +35,6 @@ from sagemaker_s3ag.core.request import (
     s3_uri_of,
     show,
     training_channels,
-    tuning_definitions,
 )
 
 logger = logging.getLogger(__name__)
@@ -100,10 +102,10 @@ def _pipe_mode(request: Request, ctx: RuleContext) -> tuple[Request, list[Findin
     findings: list[Finding] = []
     replacement = ctx.pipe_mode_replacement
     job_mode = job_input_mode(request)
-    channels = list(request.get("InputDataConfig") or ())
+    channels = as_list(request.get("InputDataConfig"))
     has_s3 = False
     for index, name, channel in training_channels(request):
-        if "S3DataSource" not in (channel.get("DataSource") or {}):
+        if not as_mapping(as_mapping(channel.get("DataSource")).get("S3DataSource")):
             continue
         has_s3 = True
         where = f"InputDataConfig[{name}]"
@@ -159,7 +161,7 @@ def _pipe_mode(request: Request, ctx: RuleContext) -> tuple[Request, list[Findin
         )
     if job_pipe and not any(f.action == "refused" for f in findings):
         for index, _name, channel in training_channels(request):
-            if "S3DataSource" not in (channel.get("DataSource") or {}) and not channel.get("InputMode"):
+            if not as_mapping(as_mapping(channel.get("DataSource")).get("S3DataSource")) and not channel.get("InputMode"):
                 channels[index] = {**channel, "InputMode": "Pipe"}  # keep non-S3 channels as they were
         findings.append(
             Finding(
@@ -174,7 +176,7 @@ def _pipe_mode(request: Request, ctx: RuleContext) -> tuple[Request, list[Findin
     new = dict(request)
     new["InputDataConfig"] = channels
     if job_pipe:
-        new["AlgorithmSpecification"] = {**request["AlgorithmSpecification"], "TrainingInputMode": replacement}
+        new["AlgorithmSpecification"] = {**as_mapping(request.get("AlgorithmSpecification")), "TrainingInputMode": replacement}
     return new, findings
 
 
@@ -184,16 +186,16 @@ def _pipe_only(channel: Mapping[str, Any]) -> str | None:
         return "CompressionType 'Gzip'"
     if channel.get("RecordWrapperType") == "RecordIO":
         return "RecordWrapperType 'RecordIO'"
-    if (channel["DataSource"]["S3DataSource"] or {}).get("S3DataType") == "AugmentedManifestFile":
+    if as_mapping(as_mapping(channel.get("DataSource")).get("S3DataSource")).get("S3DataType") == "AugmentedManifestFile":
         return "S3DataType 'AugmentedManifestFile'"
     return None
 
 
 def _pipe_mode_processing(request: Request) -> tuple[Request, list[Finding]]:
     findings: list[Finding] = []
-    inputs = list(request.get("ProcessingInputs") or ())
+    inputs = as_list(request.get("ProcessingInputs"))
     for index, name, item in processing_inputs(request):
-        s3_input = item.get("S3Input")
+        s3_input = as_mapping(item.get("S3Input"))
         if not s3_input:
             continue
         where = f"ProcessingInputs[{name}].S3Input"
@@ -275,7 +277,7 @@ def _profiler(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding
         },
     )
     config = request.get("ProfilerConfig")
-    if config is not None and (is_unresolved(config) or config.get("DisableProfiler") is not True):
+    if config is not None and (is_unresolved(config) or as_mapping(config).get("DisableProfiler") is not True):
         new = {**new, "ProfilerConfig": {"DisableProfiler": True}}
         findings.append(
             Finding(
@@ -291,7 +293,7 @@ def _profiler(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding
 
 def _remote_debug(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding]]:
     config = request.get("RemoteDebugConfig") or {}
-    enabled = config if is_unresolved(config) else config.get("EnableRemoteDebug")
+    enabled = config if is_unresolved(config) else as_mapping(config).get("EnableRemoteDebug")
     if enabled is not True and not is_unresolved(enabled):
         return request, []
     new = dict(request)
@@ -335,7 +337,7 @@ def _dataset_definition(request: Request, ctx: RuleContext) -> tuple[Request, li
 
 def _s3_uri(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding]]:
     findings = []
-    for where, _permission, uri, _kind in s3_locations(request, ctx.job_type):
+    for where, _permission, uri, *_kind in s3_locations(request, ctx.job_type):
         if uri is None or is_unresolved(uri):
             continue
         if not isinstance(uri, str) or not uri:
@@ -351,6 +353,36 @@ def _s3_uri(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding]]
             except ValueError as err:
                 problem = str(err)
         findings.append(Finding("s3-uri", "refused", where, problem))
+    return request, findings
+
+
+# --------------------------------------------------------------------------- names
+
+_JOB_NAMES = {"TrainingJobName": 63, "ProcessingJobName": 63, "HyperParameterTuningJobName": 32}
+_JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
+_CHANNEL_NAME = re.compile(r"[A-Za-z0-9.\-_]{1,64}")
+
+
+def _names(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding]]:
+    findings = [
+        Finding("names", "refused", key, f"{show(value)} is not a job name SageMaker takes: 1 to {limit} letters, digits and hyphens")
+        for key, limit in _JOB_NAMES.items()
+        if isinstance(value := request.get(key), str) and not (len(value) <= limit and _JOB_NAME.fullmatch(value))
+    ]
+    if ctx.job_type == "training":
+        seen: set[str] = set()
+        for index, _name, channel in training_channels(request):
+            name = channel.get("ChannelName")
+            where = f"InputDataConfig[#{index}].ChannelName"
+            if name is None or is_unresolved(name):
+                continue  # a missing name is botocore's to refuse (a required field)
+            if not isinstance(name, str) or not _CHANNEL_NAME.fullmatch(name):
+                findings.append(Finding("names", "refused", where, f"{show(name)} is not a channel name SageMaker takes: "
+                                        "1 to 64 letters, digits and . - _"))
+            elif name in seen:
+                findings.append(Finding("names", "refused", where, f"channel {name!r} is given twice"))
+            else:
+                seen.add(name)
     return request, findings
 
 
@@ -408,6 +440,17 @@ RULES: tuple[Rule, ...] = (
         fix="Always refused: materialise the query to S3 first and pass the S3 prefix as an input.",
         job_types=frozenset({"processing"}),
         apply=_dataset_definition,
+    ),
+    Rule(
+        id="names",
+        title="Names SageMaker takes",
+        summary="Job names are 1-63 (tuning: 32) letters, digits and hyphens; training channel names are unique, "
+        "1-64 letters, digits and . - _.",
+        why="The record, the warnings and the preflight's AuditContext name the job and its channels; a name the "
+        "API refuses would fail the job only after its code and data were uploaded.",
+        fix="Always refused, before anything is uploaded.",
+        job_types=frozenset({"training", "processing"}),
+        apply=_names,
     ),
     Rule(
         id="s3-uri",
@@ -494,20 +537,30 @@ def _apply_all(request: Mapping[str, Any], ctx: RuleContext) -> tuple[Request, l
 
 
 def _apply_tuning(request: Mapping[str, Any], ctx: RuleContext) -> tuple[Request, list[Finding]]:
-    """The training rules on each training job definition of a tuning job."""
+    """The training rules on each training job definition of a tuning job (and the tuning job's own name)."""
     new: Request = dict(request)
-    findings: list[Finding] = []
-    definitions = list(request.get("TrainingJobDefinitions") or ())
-    for index, (place, definition) in enumerate(tuning_definitions(request)):
+    findings: list[Finding] = _names({k: v for k, v in request.items() if k in _JOB_NAMES}, ctx)[1]
+
+    def apply(place: str, definition: Mapping[str, Any]) -> Request:
         fixed, found = _apply_all(definition, ctx)
         findings.extend(replace(f, where=f"{place}.{f.where}") for f in found)
-        if place == "TrainingJobDefinition":
-            new["TrainingJobDefinition"] = fixed
-        else:
-            definitions[index - (1 if request.get("TrainingJobDefinition") else 0)] = fixed
-    if definitions:
-        new["TrainingJobDefinitions"] = definitions
+        return fixed
+
+    single = request.get("TrainingJobDefinition")
+    if isinstance(single, Mapping) and single:
+        new["TrainingJobDefinition"] = apply("TrainingJobDefinition", single)
+    several = request.get("TrainingJobDefinitions")
+    if isinstance(several, (list, tuple)):
+        new["TrainingJobDefinitions"] = [
+            apply(f"TrainingJobDefinitions[{_definition_name(item, index)}]", item) if isinstance(item, Mapping) else item
+            for index, item in enumerate(several)
+        ]
     return new, findings
+
+
+def _definition_name(definition: Mapping[str, Any], index: int) -> str:
+    name = definition.get("DefinitionName")
+    return name if isinstance(name, str) else str(index)
 
 
 def update_findings(request: Mapping[str, Any], source: str) -> list[Finding]:

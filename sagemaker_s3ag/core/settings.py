@@ -8,7 +8,8 @@ The same keywords work on every grant-aware class and on ``patch()``::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal, Optional
 
@@ -17,6 +18,7 @@ OnFallback = Literal["allow", "warn", "deny"]
 PipeModeReplacement = Literal["File", "FastFile"]
 
 MAX_PREFLIGHT_SECONDS = 600.0
+NEAR_MISS = 0.8  # difflib's ratio above which a keyword is taken for a misspelt setting
 
 _CHOICES: dict[str, tuple[Any, ...]] = {
     "identity_propagation": (True, False, None),
@@ -24,6 +26,17 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "on_fallback": ("allow", "warn", "deny"),
     "pipe_mode_replacement": ("File", "FastFile"),
 }
+
+
+def check_seconds(value: Any, name: str) -> float:
+    """``value`` as a number of seconds above 0 and at most :data:`MAX_PREFLIGHT_SECONDS` (NaN and infinity are not).
+
+    Raises:
+        ValueError: naming ``name``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_PREFLIGHT_SECONDS:
+        raise ValueError(f"{name} must be a number of seconds above 0 and at most {MAX_PREFLIGHT_SECONDS:g}, not {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -55,17 +68,30 @@ class Settings:
             if not any(value is a or (isinstance(a, str) and value == a) for a in allowed):
                 shown = ", ".join(repr(a) for a in allowed)
                 raise ValueError(f"{name} must be one of {shown}, not {value!r}")
-        timeout = self.preflight_timeout
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_PREFLIGHT_SECONDS:
-            raise ValueError(
-                f"preflight_timeout must be a number of seconds above 0 and at most {MAX_PREFLIGHT_SECONDS:g}, "
-                f"not {timeout!r}"
-            )
+        check_seconds(self.preflight_timeout, "preflight_timeout")
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
         """The keyword names a grant-aware class or ``patch()`` accepts."""
         return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def check_near_misses(cls, keywords: Iterable[str]) -> None:
+        """Refuse a keyword that is a near miss of a setting (``on_fallbak``, ``identity_propogation``).
+
+        SDK v2 estimators take any keyword and drop the ones they do not know, so a misspelt
+        setting would be ignored without a word.
+
+        Raises:
+            TypeError: naming the keyword and the setting meant.
+        """
+        names = cls.names()
+        for keyword in keywords:
+            if keyword in names:
+                continue
+            meant = difflib.get_close_matches(keyword, names, n=1, cutoff=NEAR_MISS)
+            if meant:
+                raise TypeError(f"unexpected keyword argument {keyword!r}: did you mean the sagemaker-s3ag setting {meant[0]!r}?")
 
 
 _ORDER: dict[str, tuple[str, ...]] = {"on_violation": ("fix", "error"), "on_fallback": ("allow", "warn", "deny")}

@@ -23,7 +23,8 @@ from sagemaker_s3ag.core.findings import Finding
 
 PREFIX = "s3ag:"
 MAX_TAGS = 50
-MAX_VALUE = 256  # our keys are short constants, well within the 128 a key may have
+MAX_VALUE = 256
+MAX_KEY = 128
 
 # The order in which our tags are kept when the user's tags leave too little room.
 KEYS = (
@@ -58,11 +59,19 @@ def merge_tags(
     * A user tag under ``s3ag:`` is replaced by the fresh record (with a finding, so a warning names it).
     * Never more than 50 tags: when the user's tags leave too little room, ours are kept in
       :data:`KEYS` order and the rest are named in a finding.
+
+    Raises:
+        TypeError: ``existing`` is not a list of ``{"Key": ..., "Value": ...}`` mappings; names the tag.
+        ValueError: a tag the API would refuse (key of 1 to 128 characters, value of at most 256,
+            SageMaker's characters, unique keys, at most 50); names the tag.
     """
+    existing = check_tags(existing)
     findings: list[Finding] = []
-    users = [dict(tag) for tag in existing or () if not is_ours(tag)]
-    stale = sorted({str(tag.get("Key")) for tag in existing or () if is_ours(tag)})
-    if stale:
+    users = [dict(tag) for tag in existing if not is_ours(tag)]
+    stale = sorted({str(tag.get("Key")) for tag in existing if is_ours(tag)})
+    if stale and earlier_record(existing):  # settled before (another process, a definition sent again)
+        findings.append(Finding("tags", "noted", "Tags", "the request's earlier s3ag: record was renewed", explicit=False))
+    elif stale:
         findings.append(
             Finding(
                 "tags",
@@ -87,6 +96,51 @@ def merge_tags(
         )
         ours = ours[:room]
     return users + ours, findings
+
+
+def earlier_record(tags: Any) -> dict[str, str]:
+    """The ``s3ag:`` record a request already carries, when sagemaker-s3ag wrote it (it has ``s3ag:version``)."""
+    if not isinstance(tags, (list, tuple)):
+        return {}
+    record = record_from_tags(tag for tag in tags if isinstance(tag, Mapping) and "Key" in tag)
+    return record if "s3ag:version" in record else {}
+
+
+def check_tags(tags: Any) -> list[Mapping[str, Any]]:
+    """``tags`` as a list of tag mappings, if the API would take them; otherwise one clear error naming the tag."""
+    if tags is None:
+        return []
+    if isinstance(tags, (str, bytes, Mapping)) or not isinstance(tags, (list, tuple)):
+        raise TypeError(f"Tags must be a list of {{'Key': ..., 'Value': ...}} mappings, not {type(tags).__name__} {_short(tags)}")
+    seen: set[str] = set()
+    for index, tag in enumerate(tags):
+        if not isinstance(tag, Mapping) or "Key" not in tag:
+            raise TypeError(f"tag #{index} {_short(tag)} is not a {{'Key': ..., 'Value': ...}} mapping")
+        key, value = tag["Key"], tag.get("Value")
+        if not isinstance(key, str):
+            raise TypeError(f"tag #{index} {_short(tag)}: its Key must be a string")
+        if not 1 <= len(key) <= MAX_KEY or _NOT_ALLOWED.search(key):
+            raise ValueError(f"tag #{index} {_short(tag)}: a Key has 1 to {MAX_KEY} letters, digits, spaces or _ . : / = + - @")
+        if not _is_pipeline_value(value):
+            if not isinstance(value, str):
+                raise TypeError(f"tag #{index} {_short(tag)}: its Value must be a string")
+            if len(value) > MAX_VALUE or _NOT_ALLOWED.search(value):
+                raise ValueError(f"tag #{index} {_short(tag)}: a Value has at most {MAX_VALUE} letters, digits, spaces or _ . : / = + - @")
+        if key in seen:
+            raise ValueError(f"tag #{index} {_short(tag)}: the key {key!r} is given twice")
+        seen.add(key)
+    if len(tags) > MAX_TAGS:
+        raise ValueError(f"the request has {len(tags)} tags; SageMaker takes at most {MAX_TAGS}")
+    return list(tags)
+
+
+def _is_pipeline_value(value: Any) -> bool:
+    return isinstance(value, Mapping) and len(value) == 1 and str(next(iter(value))).startswith(("Get", "Std:"))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def record_from_tags(tags: Iterable[Mapping[str, Any]]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from typing import Any, Optional
 from sagemaker_s3ag.core.errors import JobRecordNotFound
 from sagemaker_s3ag.core.outcomes import LocationOutcome, as_pipeline_execution
 from sagemaker_s3ag.core.preflight import Preflight
+from sagemaker_s3ag.core.settings import check_seconds
 from sagemaker_s3ag.core.tags import record_from_tags
 from sagemaker_s3ag.sdk.installed import sdk_class
 
@@ -143,7 +144,9 @@ def describe_job(
 
     Raises:
         JobRecordNotFound: no training or processing job has that name.
+        ValueError: ``timeout`` is not a number of seconds above 0 and at most 600.
     """
+    check_seconds(timeout, "timeout")
     if sagemaker_session is None:
         sagemaker_session = sdk_class("Session")()
     client = sagemaker_session.sagemaker_client

@@ -19,6 +19,7 @@ from sagemaker_s3ag.core.identity import detect_identity_propagation, studio_met
 from sagemaker_s3ag.core.locations import S3Location
 from sagemaker_s3ag.core.preflight import RESOLVER
 from sagemaker_s3ag.core.request import parse_s3_uri
+from sagemaker_s3ag.core.settings import check_seconds
 from sagemaker_s3ag.ops.policy import role_arn as role_arn_for
 from sagemaker_s3ag.sdk.installed import V3, installed_version, major
 from sagemaker_s3ag.sdk.patch import SUPPORTED, knows
@@ -198,6 +199,7 @@ def doctor(
         grants_role: the Access Grants location role (name or ARN), to check ``sts:SetContext`` on it.
         account_id: the account (default: the caller's).
     """
+    check_seconds(timeout, "timeout")
     region = boto_session.region_name
     role_arn = role_arn or studio_metadata().get("ExecutionRoleArn")
     for prefix in prefixes:

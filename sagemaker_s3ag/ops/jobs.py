@@ -19,16 +19,27 @@ from typing import Any, Optional
 from sagemaker_s3ag.core.tags import record_from_tags
 from sagemaker_s3ag.ops.describe import JobRecord, job_tags
 
-_SINCE = re.compile(r"^(\d+)\s*([mhdw])$")
+_SINCE = re.compile(r"^(\d{1,12})\s*([mhdw])$")
+MAX_SINCE = timedelta(days=3650)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_since(text: str) -> timedelta:
-    """``"7d"``, ``"12h"``, ``"30m"``, ``"2w"`` as a ``timedelta``."""
+    """``"7d"``, ``"12h"``, ``"30m"``, ``"2w"`` as a ``timedelta``, at most :data:`MAX_SINCE` back.
+
+    Raises:
+        ValueError: not a number and a unit, or too far back.
+    """
     match = _SINCE.match(text.strip().lower())
     if not match:
         raise ValueError(f"--since takes a number and a unit (m, h, d or w), e.g. 7d, not {text!r}")
-    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+    try:
+        since = timedelta(**{_UNITS[match[2]]: int(match[1])})
+    except OverflowError:
+        since = MAX_SINCE + timedelta(days=1)
+    if since > MAX_SINCE:
+        raise ValueError(f"--since {text.strip()} is too far back: at most {MAX_SINCE.days}d")
+    return since
 
 
 def _summaries(client: Any, after: datetime) -> Iterator[tuple[str, dict[str, Any]]]:

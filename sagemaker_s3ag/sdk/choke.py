@@ -33,7 +33,8 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any, Optional
 
 import wrapt
@@ -192,20 +193,28 @@ def settle_steps(text: str, launch_for: Callable[[str], Optional[Launch]], clien
     return settle_definition(text, settle_step)
 
 
+_compiling: ContextVar[Optional[dict[str, Launch]]] = ContextVar("sagemaker_s3ag_compiling", default=None)
+
+
 def definition(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``Pipeline.definition()``: the definition the SDK built, with every governed job step settled.
 
     A step is governed by the object that defined it (grant-aware, or stock under the ``patch()``
     it was defined in, or under the current one); a ``@step`` function or a step whose object
-    cannot be found, by the current ``patch()``. The steps of one definition share one preflight
-    budget per session.
+    cannot be found, by the current ``patch()``. The objects behind the steps the SDK compiles
+    (those it reaches through ``depends_on`` and step properties too) are noted by :func:`build_step`.
+    The steps of one definition share one preflight budget per session.
     """
-    launches = _step_launches(instance)
-    if not launches and patch_settings() is None:
-        return wrapped(*args, **kwargs)
-    with building(launch.owner for launch in launches.values() if launch.owner is not None):
-        text = wrapped(*args, **kwargs)
-    if not isinstance(text, str):
+    launches = _step_launches(pipeline_steps(instance).values())
+    compiled: dict[str, Launch] = {}
+    token = _compiling.set(compiled)
+    try:
+        with building(launch.owner for launch in launches.values()):
+            text = wrapped(*args, **kwargs)
+    finally:
+        _compiling.reset(token)
+    launches.update(compiled)
+    if not isinstance(text, str) or (not launches and patch_settings() is None):
         return text
     session = getattr(instance, "sagemaker_session", None)
     pipeline_boto = getattr(session, "boto_session", None)
@@ -231,12 +240,31 @@ def definition(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...]
     return settled
 
 
-def _step_launches(pipeline: Any) -> dict[str, Launch]:
-    """A launch for each step of ``pipeline`` defined by a governed object, by step name."""
+def build_step(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``StepsCompiler._build_step(step)``: note the object behind each step the SDK compiles for a definition.
+
+    Its launch is made before the step's request is built (what the SDK fills in then is a default),
+    and the SDK gets a copy of the object's tag list while it builds.
+    """
+    compiled = _compiling.get()
+    step = args[0] if args else kwargs.get("step")
+    name = getattr(step, "name", None)
+    launch = _step_launches([step]).get(name) if compiled is not None and isinstance(name, str) else None
+    if compiled is None or launch is None or not isinstance(name, str):
+        return wrapped(*args, **kwargs)
+    with building([launch.owner]):
+        result = wrapped(*args, **kwargs)
+    compiled[name] = launch
+    return result
+
+
+def _step_launches(steps: Iterable[Any]) -> dict[str, Launch]:
+    """A launch for each step defined by a governed object, by step name."""
     launches = {}
-    for name, step in pipeline_steps(pipeline).items():
+    for step in steps:
         owner, defined_under = step_owner(step)
-        if owner is None:
+        name = getattr(step, "name", None)
+        if owner is None or not isinstance(name, str):
             continue
         settings = settings_for(owner) if is_grant_aware(owner) else defined_under or settings_for(owner)
         if settings is not None:

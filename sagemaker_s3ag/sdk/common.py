@@ -57,6 +57,7 @@ class GrantAwareMixin:
         preflight_timeout: float = 5.0,
         **kwargs: Any,
     ) -> None:
+        Settings.check_near_misses(kwargs)  # SDK v2 estimators would drop a misspelt setting silently
         settings = Settings(
             identity_propagation=identity_propagation,
             on_violation=on_violation,  # type: ignore[arg-type]
@@ -128,6 +129,7 @@ def launch(
     built later by ``Pipeline.definition()``: a stock object's carry the settings they were defined with.
     ``tip_off(call)`` runs instead of the check when TIP is off; ``after(launch)`` once the method returned.
     """
+    adapter().install()  # a grant-aware object made without __init__ (pydantic's model_construct) has no hooks yet
     call = bind(method, args, kwargs)
     kwargs = dict(kwargs)  # the call goes out as it came in: the SDK reads a step's arguments by keyword
     pipeline = in_pipeline(obj)
@@ -161,7 +163,9 @@ def launch_tuner(
     settings = settings_for(tuner)
     if settings is None or current() is not None:
         return method(*args, **kwargs)
+    adapter().install()
     tuner_launch = launch_of(tuner, settings, pipeline=in_pipeline(tuner_members(tuner)[0][1]))
+    shared = tuner_launch.preflight()  # one budget for the members' checks and the tuning job
     inputs = bind(method, args, kwargs).arguments.get("inputs")
     for name, member in tuner_members(tuner):
         member_settings = settings_for(member)
@@ -169,6 +173,8 @@ def launch_tuner(
             continue
         own = inputs.get(name) if name is not None and isinstance(inputs, dict) else inputs
         member_launch = launch_of(member, member_settings, pipeline=tuner_launch.pipeline)
+        if shared is not None:
+            member_launch.share(shared)
         early_check(member_launch, "training", preview(member, own))
     with launching(tuner_launch):
         result = method(*args, **kwargs)
@@ -209,6 +215,14 @@ def api_tag(tag: Any) -> Any:
     if isinstance(tag, Mapping) and "key" in tag and "Key" not in tag:
         return {"Key": tag["key"], "Value": tag.get("value")}
     return tag
+
+
+def known_default_bucket(session: Any) -> Optional[str]:
+    """The session's default bucket, if known without asking for it (``default_bucket()`` may call CreateBucket)."""
+    if session is None or getattr(session, "local_mode", False):
+        return None
+    bucket = getattr(session, "_default_bucket", None) or getattr(session, "_default_bucket_name_override", None)
+    return bucket if isinstance(bucket, str) and bucket else None
 
 
 def preview_uri(uri: Any) -> Any:

@@ -60,9 +60,14 @@ class Launch:
         """
         if self._identity is None:
             client = self.sagemaker_client or sending_client
-            if client is not None and client.meta.service_model.service_name != "sagemaker":
-                client = session_of_client(client).client("sagemaker")
-            self._identity = detect_identity_propagation(self.settings.identity_propagation, client)
+            service = getattr(getattr(getattr(client, "meta", None), "service_model", None), "service_name", None)
+            if service is None:
+                client = None  # not a botocore client (local mode's LocalSagemakerClient): nothing to ask with
+            elif service != "sagemaker":
+                client = session_of_client(client).client("sagemaker")  # AWS Batch: a SageMaker client with its credentials
+            self._identity = detect_identity_propagation(
+                self.settings.identity_propagation, client, timeout=self.settings.preflight_timeout
+            )
         return self._identity
 
     def preflight(self, sending_client: Any = None) -> Optional[Preflight]:

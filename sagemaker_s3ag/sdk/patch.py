@@ -33,7 +33,7 @@ import wrapt
 
 from sagemaker_s3ag.core.errors import UnsupportedSDKError
 from sagemaker_s3ag.core.settings import Settings
-from sagemaker_s3ag.sdk import v2, v3
+from sagemaker_s3ag.sdk import choke, v2, v3
 from sagemaker_s3ag.sdk.context import patch_settings, set_patch_settings
 from sagemaker_s3ag.sdk.installed import adapter, installed_version
 
@@ -103,8 +103,27 @@ def patch(**settings: Any) -> None:
     """
     chosen = Settings(**settings)
     with _lock:
+        _take_over_from_blocks()
+        _patch(chosen)
+
+
+def govern(**settings: Any) -> None:
+    """Govern every SageMaker request any botocore client sends with these settings, without the SDK's hooks.
+
+    What ``s3ag run`` does as soon as a program imports ``botocore`` (a program may never import
+    ``sagemaker``); ``patch()`` adds the SDK's hooks when it does. ``unpatch()`` ends both.
+    """
+    chosen = Settings(**settings)
+    with _lock:
+        _take_over_from_blocks()
+        choke.install()
+        set_patch_settings(chosen)
+
+
+def _patch(chosen: Settings) -> None:
+    with _lock:
         current = patch_settings()
-        if current is not None:
+        if current is not None and _applied:
             if chosen != current:
                 logger.info("sagemaker-s3ag patch() settings changed to %s", chosen)
             set_patch_settings(chosen)
@@ -128,12 +147,15 @@ def patch(**settings: Any) -> None:
 def unpatch() -> None:
     """Undo ``patch()``: the stock methods are back. Does nothing when nothing is patched.
 
-    Open ``patched()`` blocks end with it: when they exit, nothing is patched again.
+    Open ``patched()`` blocks end with it: when they exit, they leave the state as it is then.
     """
-    global _outside
     with _lock:
-        _blocks.clear()
-        _outside = None
+        _take_over_from_blocks()
+        _unpatch()
+
+
+def _unpatch() -> None:
+    with _lock:
         set_patch_settings(None)
         while _applied:
             owner, attribute, ours = _applied.pop()
@@ -149,6 +171,13 @@ _blocks: list[tuple[object, Settings]] = []  # open patched() blocks, oldest fir
 _outside: Optional[Settings] = None  # what was in effect before the oldest open block
 
 
+def _take_over_from_blocks() -> None:
+    """An explicit ``patch()`` / ``unpatch()``: open blocks no longer own the state, and leave it alone when they end."""
+    global _outside
+    _blocks.clear()
+    _outside = None
+
+
 @contextlib.contextmanager
 def patched(**settings: Any) -> Iterator[None]:
     """``patch(**settings)`` for the block, then back to how it was (patched or not, old settings)::
@@ -158,14 +187,15 @@ def patched(**settings: Any) -> Iterator[None]:
 
     The patch is process-wide: other threads see it while the block runs. Blocks may end in any
     order (threads): the newest open block's settings apply, and when the last one ends the state
-    from before the first one is back.
+    from before the first one is back. A block undoes only what it did: after an explicit
+    ``patch()`` or ``unpatch()`` while it was open, it leaves the state as that call made it.
     """
     global _outside
     token = object()
     with _lock:
         chosen = Settings(**settings)
         before = patch_settings()
-        patch(**vars(chosen))
+        _patch(chosen)
         if not _blocks:
             _outside = before
         _blocks.append((token, chosen))
@@ -173,10 +203,11 @@ def patched(**settings: Any) -> Iterator[None]:
         yield
     finally:
         with _lock:
-            _blocks[:] = [(t, s) for t, s in _blocks if t is not token]
-            if _blocks:
-                patch(**vars(_blocks[-1][1]))
-            elif _outside is None:
-                unpatch()
-            else:
-                patch(**vars(_outside))
+            if any(t is token for t, _s in _blocks):  # still ours to undo
+                _blocks[:] = [(t, s) for t, s in _blocks if t is not token]
+                if _blocks:
+                    _patch(_blocks[-1][1])
+                elif _outside is None:
+                    _unpatch()
+                else:
+                    _patch(_outside)

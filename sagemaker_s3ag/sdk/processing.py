@@ -31,14 +31,14 @@ request exists, so it is refused here, from the input objects (with TIP off, a w
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Optional
 
 from sagemaker_s3ag.core.decision import Decision
 from sagemaker_s3ag.core.errors import warn
-from sagemaker_s3ag.core.request import Request
+from sagemaker_s3ag.core.request import Request, is_remote
 from sagemaker_s3ag.core.settings import Settings
-from sagemaker_s3ag.sdk.common import GrantAwareMixin, bind, launch, plan_preview, preview_uri
+from sagemaker_s3ag.sdk.common import GrantAwareMixin, bind, known_default_bucket, launch, plan_preview, preview_uri
 from sagemaker_s3ag.sdk.factory import register
 from sagemaker_s3ag.sdk.installed import V3, api_shape, major, sdk_class
 
@@ -79,6 +79,35 @@ def _preview(call: inspect.BoundArguments) -> Request:
     return processing_preview(call.arguments.get("inputs"), call.arguments.get("outputs"), call.arguments.get("job_name"))
 
 
+def _preview_with_uploads(proc: Any) -> Callable[[inspect.BoundArguments], Request]:
+    """The preview, with where the SDK will upload local code and write outputs that name no destination.
+
+    Once the job is named (TIP on, not a pipeline) and the default bucket is known without creating it,
+    both are under ``s3://BUCKET/PREFIX/JOB/``: the code below it (``input/code/`` or ``source/``) is
+    read, the outputs (``output/NAME``) are written. So ``on_fallback="deny"`` refuses them before the
+    upload, not after.
+    """
+
+    def preview(call: inspect.BoundArguments) -> Request:
+        request = _preview(call)
+        job = call.arguments.get("job_name")
+        bucket = known_default_bucket(getattr(proc, "sagemaker_session", None))
+        if not (isinstance(job, str) and bucket):
+            return request
+        base = "/".join(part.strip("/") for part in (bucket, proc.sagemaker_session.default_bucket_prefix or "", job) if part)
+        code = [call.arguments.get(name) for name in ("code", "submit_app")]  # Spark processors take submit_app
+        if any(isinstance(item, str) and not is_remote(item) for item in code):
+            entry = {"InputName": "code", "S3Input": {"S3Uri": f"s3://{base}/", "S3DataType": "S3Prefix"}}
+            request["ProcessingInputs"] = [*request.get("ProcessingInputs", ()), entry]
+        for output in request.get("ProcessingOutputConfig", {}).get("Outputs", ()):
+            target = output.get("S3Output")
+            if isinstance(target, dict) and target.get("S3Uri") is None:
+                target["S3Uri"] = f"s3://{base}/output/{output['OutputName']}"
+        return request
+
+    return preview
+
+
 def launch_run(proc: Any, settings: Settings, run: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
     """A grant-aware ``run()`` (or a patched stock one): checked before anything is uploaded."""
     v3 = major() >= V3
@@ -90,7 +119,7 @@ def launch_run(proc: Any, settings: Settings, run: Any, args: tuple[Any, ...], k
         args,
         kwargs,
         new_name=proc._generate_current_job_name,
-        preview=_preview,
+        preview=_preview_with_uploads(proc),
         tip_off=(lambda call: _warn_dropped_dataset_definitions(_preview(call))) if v3 else None,
         after=(lambda done: _align_latest_job(proc, done.sent)) if v3 else None,
     )

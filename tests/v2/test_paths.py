@@ -179,3 +179,26 @@ def test_a_grant_aware_jumpstart_estimator_refuses_before_the_job(session, calls
         est.fit({"training": TRAIN}, wait=False, logs=False)
     assert err.value.rule == "pipe-mode"
     assert creates(calls) == []
+
+
+# --------------------------------------------------------------------------- pipelines: steps reached through others
+
+
+def test_a_step_the_pipeline_reaches_only_through_depends_on_is_settled_with_its_own_settings(session, access_grants, grant_warnings):
+    """The SDK compiles steps a listed step depends on; their objects govern them even unlisted."""
+    from sagemaker.workflow.pipeline_context import PipelineSession
+    from sagemaker.workflow.steps import TrainingStep
+
+    from sagemaker_s3ag import GrantAwareEstimator
+
+    ps = PipelineSession(boto_session=session.boto_session, sagemaker_client=session.sagemaker_client, default_bucket=BUCKET)
+    upstream = GrantAwareEstimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
+                                   sagemaker_session=ps, input_mode="Pipe", identity_propagation=True)
+    downstream = Estimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=ps)
+    first = TrainingStep(name="Upstream", step_args=upstream.fit({"train": TRAIN}))
+    second = TrainingStep(name="Downstream", step_args=downstream.fit({"train": TRAIN}), depends_on=[first])
+    definition = json.loads(Pipeline(name="Deps", steps=[second], sagemaker_session=ps).definition())
+    steps = {s["Name"]: s["Arguments"] for s in definition["Steps"]}
+    assert steps["Upstream"]["AlgorithmSpecification"]["TrainingInputMode"] == "File"
+    assert tag_map(steps["Upstream"]["Tags"])["s3ag:adjustments"] == "pipe-mode debugger profiler"
+    assert "Tags" not in steps["Downstream"]  # stock, and not patched: left as the SDK wrote it

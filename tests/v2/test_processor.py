@@ -237,7 +237,11 @@ def test_on_fallback_deny_refuses_an_ungranted_s3_input_before_any_upload(sessio
     proc = make_processor(kind, session, on_fallback="deny")
     with pytest.raises(GrantFallbackError) as info:
         run(proc, kind, code=local_code, inputs=[pipe_input(), file_input()])
-    assert info.value.locations == ((RAW, "READ"),)
+    raw, *code = info.value.locations
+    assert raw == (RAW, "READ")
+    # where the SDK would upload local code (s3://BUCKET/JOB/) is asked about before the upload, and not granted either
+    assert len(code) == bool(kind.local_code_keys)
+    assert all(uri.startswith(f"s3://{BUCKET}/") and permission == "READ" for uri, permission in code)
     assert_nothing_sent(session, proc)
 
 

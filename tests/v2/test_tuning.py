@@ -389,3 +389,18 @@ def test_tuning_step_in_a_pipeline_is_fixed_and_recorded_as_a_pipeline_job(sessi
         launched_by="pipeline",
     )
     assert tuning_requests(calls) == []
+
+
+def test_a_hanging_endpoint_costs_a_tuner_one_budget(ga, session, access_grants, grant_warnings):
+    """The members' checks before upload and the tuning job share one preflight (one budget, answers reused)."""
+    import time
+
+    access_grants.hang("GetDataAccess")
+    try:
+        est = ga.estimator(session, settings={"preflight_timeout": 2.0})
+        started = time.monotonic()
+        tuner_for(est).fit({"train": TRAIN}, wait=False)
+        elapsed = time.monotonic() - started
+    finally:
+        access_grants.release()
+    assert 2.0 <= elapsed < 4.0

@@ -175,3 +175,54 @@ def test_a_trainer_queued_with_aws_batch_is_settled(session, access_grants, batc
     assert sent["AlgorithmSpecification"]["TrainingInputMode"] == "File"
     assert tag_map(sent["Tags"])["s3ag:adjustments"] == "pipe-mode"
     assert trainer.latest_decision.job_name == sent["TrainingJobName"]
+
+
+# --------------------------------------------------------------------------- pipelines and first objects
+
+
+def test_a_step_the_pipeline_reaches_only_through_depends_on_is_settled_with_its_own_settings(session, access_grants, grant_warnings):
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.mlops.workflow.steps import TrainingStep
+
+    ps = PipelineSession(boto_session=session.boto_session, sagemaker_client=session.sagemaker_client, default_bucket=BUCKET)
+    upstream = GrantAwareModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=ps, training_input_mode="Pipe",
+                                      identity_propagation=True)
+    downstream = ModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=ps)
+    channels = [InputData(channel_name="train", data_source=TRAIN)]
+    first = TrainingStep(name="Upstream", step_args=upstream.train(input_data_config=channels))
+    second = TrainingStep(name="Downstream", step_args=downstream.train(input_data_config=channels), depends_on=[first])
+    definition = json.loads(Pipeline(name="Deps", steps=[second], sagemaker_session=ps).definition())
+    steps = {s["Name"]: s["Arguments"] for s in definition["Steps"]}
+    assert steps["Upstream"]["AlgorithmSpecification"]["TrainingInputMode"] == "File"
+    assert tag_map(steps["Upstream"]["Tags"])["s3ag:adjustments"] == "pipe-mode"
+    assert not any(t["Key"].startswith("s3ag:") for t in steps["Downstream"].get("Tags", ()))
+
+
+MODEL_CONSTRUCT_FIRST = """
+import json
+from sagemaker_s3ag.testing import BUCKET, IMAGE, ROLE, AccessGrantsTable, Emulator, install_access_grants
+
+session = Emulator().start()
+install_access_grants(session.boto_session, AccessGrantsTable().grant("s3://s3ag-demo/*", "READWRITE"))
+from sagemaker.core.training.configs import InputData
+from sagemaker_s3ag import GrantAwareModelTrainer
+
+trainer = GrantAwareModelTrainer.model_construct(training_image=IMAGE, role=ROLE, sagemaker_session=session,
+                                                 training_input_mode="Pipe")  # no __init__: the first grant-aware object
+trainer.s3ag_settings = type(trainer.s3ag_settings)(identity_propagation=True)
+trainer.train(input_data_config=[InputData(channel_name="train", data_source=f"s3://{BUCKET}/train/")], wait=False, logs=False)
+job = session.sagemaker_client.describe_training_job(TrainingJobName=trainer._latest_training_job.training_job_name)
+print("MODE " + job["AlgorithmSpecification"]["TrainingInputMode"])
+"""
+
+
+def test_a_first_grant_aware_object_made_without_init_still_has_its_requests_settled(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "construct.py"
+    script.write_text(MODEL_CONSTRUCT_FIRST)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180, cwd=tmp_path,
+                            env={**os.environ, "SAGEMAKER_VALIDATE_ROLE": "false"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "MODE File" in result.stdout.splitlines()

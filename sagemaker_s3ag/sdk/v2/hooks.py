@@ -13,6 +13,8 @@ hook point                                        when      why
                                                             and UpdatePipeline any client sends, and AWS
                                                             Batch SubmitServiceJob training payloads
 ``workflow.pipeline.Pipeline.definition``         always    choke point 2: every job step of a definition
+``workflow._steps_compiler.StepsCompiler.         always    the object behind each step the SDK compiles
+_build_step``                                               (steps reached by depends_on or properties too)
 ``tuner.HyperparameterTuner.fit``                 always    a tuner over grant-aware estimators: check their
                                                             channels before it uploads code; launch the
                                                             tuning job with their strictest settings
@@ -62,6 +64,7 @@ def queued_preview(job: Any, inputs: Any) -> dict[str, Any]:
 # Installed with the first grant-aware object or patch() (when their module is imported), never removed.
 ALWAYS: tuple[Hook, ...] = (
     ("sagemaker.workflow.pipeline", "Pipeline.definition", choke.definition),
+    ("sagemaker.workflow._steps_compiler", "StepsCompiler._build_step", choke.build_step),
     ("sagemaker.tuner", "HyperparameterTuner.fit", tuner_fit),
     ("sagemaker.aws_batch.training_queue", "TrainingQueue.submit", queue_submit(queued_preview)),
 )

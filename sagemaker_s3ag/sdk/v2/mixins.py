@@ -30,7 +30,7 @@ from sagemaker.s3 import s3_path_join
 from sagemaker_s3ag.core.decision import Decision
 from sagemaker_s3ag.core.request import Request
 from sagemaker_s3ag.core.settings import Settings
-from sagemaker_s3ag.sdk.common import GrantAwareMixin, bind, launch, plan_preview, refuse_update
+from sagemaker_s3ag.sdk.common import GrantAwareMixin, bind, known_default_bucket, launch, plan_preview, refuse_update
 from sagemaker_s3ag.sdk.factory import register
 from sagemaker_s3ag.sdk.owners import sdk_defaults
 
@@ -50,8 +50,8 @@ def training_preview(est: Any, inputs: Any = None, job_name: Optional[str] = Non
     session = est.sagemaker_session
     # Where _prepare_for_training will put it, if the default bucket is known without creating it
     # (default_bucket() may call CreateBucket); otherwise the final request is checked.
-    bucket = getattr(session, "_default_bucket", None) or getattr(session, "_default_bucket_name_override", None)
-    if output_path is None and bucket and not getattr(session, "local_mode", False):
+    bucket = known_default_bucket(session)
+    if output_path is None and bucket:
         output_path = s3_path_join("s3://", bucket, session.default_bucket_prefix, with_end_slash=True)
     if output_path:
         preview["OutputDataConfig"] = {"S3OutputPath": output_path}

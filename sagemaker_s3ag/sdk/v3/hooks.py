@@ -17,6 +17,9 @@ hook point                                             when      why
                                                                  Batch SubmitServiceJob training payloads
 ``mlops.workflow.pipeline.Pipeline.definition``        always    choke point 2: every job step of a
                                                                  definition
+``mlops.workflow._steps_compiler.StepsCompiler.        always    the object behind each step the SDK
+_build_step``                                                    compiles (reached by depends_on or
+                                                                 properties too)
 ``train.tuner.HyperparameterTuner.tune``               always    a tuner over grant-aware trainers: check
                                                                  their channels before it uploads code;
                                                                  launch the tuning job with their
@@ -61,6 +64,7 @@ def tuner_tune(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...]
 # Installed with the first grant-aware object or patch() (when their module is imported), never removed.
 ALWAYS: tuple[Hook, ...] = (
     ("sagemaker.mlops.workflow.pipeline", "Pipeline.definition", choke.definition),
+    ("sagemaker.mlops.workflow._steps_compiler", "StepsCompiler._build_step", choke.build_step),
     ("sagemaker.train.tuner", "HyperparameterTuner.tune", tuner_tune),
     ("sagemaker.train.aws_batch.training_queue", "TrainingQueue.submit", queue_submit(trainer_preview)),
 )
