@@ -34,7 +34,8 @@ import boto3
 from sagemaker_s3ag.core.decision import decide
 from sagemaker_s3ag.core.identity import IdentityPropagation
 from sagemaker_s3ag.core.locations import S3Location
-from sagemaker_s3ag.core.preflight import AccessGrantsResolver, Preflight
+from sagemaker_s3ag.core.preflight import Preflight
+from sagemaker_s3ag.core.resolver import AccessGrantsResolver
 from sagemaker_s3ag.core.settings import Settings
 from sagemaker_s3ag.testing import ACCOUNT, AccessGrantsTable, FakeAccessGrantsServer
 from sagemaker_s3ag.testing.access_grants import proxy_environment
@@ -127,9 +128,16 @@ def cpu_per_job(n: int, session: Any, repeats: int = 30) -> float:
     settings = Settings(on_fallback="allow")
     tip = IdentityPropagation(True, "benchmark")
     defaults = frozenset({"DebugHookConfig", "ProfilerConfig"})
+
     def once() -> None:  # a new job: a Preflight of its own, answered from the resolver's cache
-        decide(request, "training", settings=settings, identity_propagation=tip, sdk_defaults=defaults,
-               preflight=Preflight(session, 30))
+        decide(
+            request,
+            "training",
+            settings=settings,
+            identity_propagation=tip,
+            sdk_defaults=defaults,
+            preflight=Preflight(session, 30),
+        )
 
     once()
     samples = []
@@ -153,12 +161,17 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(proxy_environment(parent.recv()))
         session, calls = counted_session()
         resolver = AccessGrantsResolver()
-        resolver.resolve(session, [S3Location("warm-up", "READ", "s3://warm-up-bucket/x/")], timeout=30,
-                         audit_context="warm-up")  # its clients exist from here on, as in a notebook
-        print(f"S3 Access Grants preflight: {args.rtt * 1000:.0f} ms injected round trip, "
-              f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n")
-        print("| N | sequential GetDataAccess | official plugin, cold | ours, cold | ours, warm "
-              "| sequential / ours cold | plugin / ours cold | ours cold in round trips | CPU per job, warm |")
+        resolver.resolve(
+            session, [S3Location("warm-up", "READ", "s3://warm-up-bucket/x/")], timeout=30, audit_context="warm-up"
+        )  # its clients exist from here on, as in a notebook
+        print(
+            f"S3 Access Grants preflight: {args.rtt * 1000:.0f} ms injected round trip, "
+            f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs\n"
+        )
+        print(
+            "| N | sequential GetDataAccess | official plugin, cold | ours, cold | ours, warm "
+            "| sequential / ours cold | plugin / ours cold | ours cold in round trips | CPU per job, warm |"
+        )
         print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for n in args.sizes:
             seq_s, seq_calls = sequential(n)

@@ -19,7 +19,7 @@ import sagemaker_s3ag
 from sagemaker_s3ag import ConsiderationError, GrantAwareProcessor, GrantFallbackError, describe_job, doctor
 from sagemaker_s3ag.core.identity import METADATA_FILE_ENV
 from sagemaker_s3ag.core.locations import S3Location
-from sagemaker_s3ag.core.preflight import AccessGrantsResolver
+from sagemaker_s3ag.core.resolver import AccessGrantsResolver
 from sagemaker_s3ag.core.tags import merge_tags
 from sagemaker_s3ag.testing import AccessGrantsTable, install_access_grants
 
@@ -29,8 +29,9 @@ TRAIN = f"s3://{BUCKET}/train/"
 
 
 def processor(session, **settings):
-    return GrantAwareProcessor(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-                               sagemaker_session=session, **settings)
+    return GrantAwareProcessor(
+        image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session, **settings
+    )
 
 
 def processing_request(name: str, uri: str) -> dict:
@@ -39,15 +40,21 @@ def processing_request(name: str, uri: str) -> dict:
         "RoleArn": ROLE,
         "AppSpecification": {"ImageUri": IMAGE},
         "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30}},
-        "ProcessingInputs": [{"InputName": "raw", "S3Input": {
-            "S3Uri": uri, "LocalPath": "/opt/ml/processing/in", "S3DataType": "S3Prefix", "S3InputMode": "File"}}],
+        "ProcessingInputs": [
+            {
+                "InputName": "raw",
+                "S3Input": {"S3Uri": uri, "LocalPath": "/opt/ml/processing/in", "S3DataType": "S3Prefix", "S3InputMode": "File"},
+            }
+        ],
     }
 
 
 # --------------------------------------------------------------------------- 1. https:// URLs
 
 
-@pytest.mark.parametrize("url", [f"https://{BUCKET}.s3.amazonaws.com/secret/", f"https://s3.us-east-1.amazonaws.com/{BUCKET}/secret/"])
+@pytest.mark.parametrize(
+    "url", [f"https://{BUCKET}.s3.amazonaws.com/secret/", f"https://s3.us-east-1.amazonaws.com/{BUCKET}/secret/"]
+)
 def test_an_https_url_with_no_grant_is_refused_under_deny(session, access_grants, url):
     access_grants.grants.clear()
     access_grants.grant(f"s3://{BUCKET}/train/*", "READ")
@@ -87,7 +94,9 @@ def studio_domain_unreachable(session, monkeypatch, tmp_path):
     session.sagemaker_client.meta.events.unregister("before-send.sagemaker.DescribeDomain", throttled)
 
 
-def test_an_unknown_tip_keeps_the_rules_on_is_recorded_and_warned_on_every_job(session, access_grants, grant_warnings, studio_domain_unreachable):
+def test_an_unknown_tip_keeps_the_rules_on_is_recorded_and_warned_on_every_job(
+    session, access_grants, grant_warnings, studio_domain_unreachable
+):
     proc = processor(session)  # identity_propagation=None: detect
     for _ in range(2):
         proc.run(inputs=[pipe_input(TRAIN)], wait=False, logs=False)
@@ -113,10 +122,14 @@ def test_an_unknown_tip_is_refused_under_deny_before_anything(session, access_gr
 # --------------------------------------------------------------------------- 3. misspelt settings
 
 
-@pytest.mark.parametrize(("keyword", "meant"), [("on_fallbak", "on_fallback"), ("identity_propogation", "identity_propagation"),
-                                                 ("preflight_timout", "preflight_timeout")])
+@pytest.mark.parametrize(
+    ("keyword", "meant"),
+    [("on_fallbak", "on_fallback"), ("identity_propogation", "identity_propagation"), ("preflight_timout", "preflight_timeout")],
+)
 def test_a_misspelt_setting_is_refused_naming_the_setting_meant(session, keyword, meant):
-    with pytest.raises(TypeError, match=rf"unexpected keyword argument '{keyword}': did you mean the sagemaker-s3ag setting '{meant}'\?"):
+    with pytest.raises(
+        TypeError, match=rf"unexpected keyword argument '{keyword}': did you mean the sagemaker-s3ag setting '{meant}'\?"
+    ):
         processor(session, **{keyword: "deny"})
 
 
@@ -194,7 +207,11 @@ def test_the_history_canary_check_would_catch_a_leak(grants_server, history):
         ([{"Key": "", "Value": "x"}], ValueError, "tag #0 {'Key': '', 'Value': 'x'}"),
         ([{"Key": "a,b", "Value": "x"}], ValueError, "tag #0 {'Key': 'a,b', 'Value': 'x'}"),
         ([{"Key": "k", "Value": "v" * 257}], ValueError, "at most 256"),
-        ([{"Key": "k", "Value": "a"}, {"Key": "k", "Value": "b"}], ValueError, "tag #1 {'Key': 'k', 'Value': 'b'}: the key 'k' is given twice"),
+        (
+            [{"Key": "k", "Value": "a"}, {"Key": "k", "Value": "b"}],
+            ValueError,
+            "tag #1 {'Key': 'k', 'Value': 'b'}: the key 'k' is given twice",
+        ),
         ([{"Key": f"k{i}", "Value": "v"} for i in range(51)], ValueError, "the request has 51 tags"),
     ],
     ids=["tuple", "none", "string", "int-value", "empty-key", "comma", "long-value", "twice", "fifty-one"],
@@ -239,11 +256,23 @@ def test_nonsense_timeouts_are_one_value_error(session, timeout):
 @pytest.mark.parametrize(
     ("argv", "line"),
     [
-        (["doctor", "--timeout", "-1"], "s3ag doctor: error: argument --timeout: '-1' is not a number of seconds above 0 and at most 600"),
-        (["doctor", "--timeout", "nan"], "s3ag doctor: error: argument --timeout: 'nan' is not a number of seconds above 0 and at most 600"),
-        (["doctor", "--timeout", "1e308"], "s3ag doctor: error: argument --timeout: '1e308' is not a number of seconds above 0 and at most 600"),
+        (
+            ["doctor", "--timeout", "-1"],
+            "s3ag doctor: error: argument --timeout: '-1' is not a number of seconds above 0 and at most 600",
+        ),
+        (
+            ["doctor", "--timeout", "nan"],
+            "s3ag doctor: error: argument --timeout: 'nan' is not a number of seconds above 0 and at most 600",
+        ),
+        (
+            ["doctor", "--timeout", "1e308"],
+            "s3ag doctor: error: argument --timeout: '1e308' is not a number of seconds above 0 and at most 600",
+        ),
         (["jobs", "--since", "1000000d"], "s3ag: error: --since 1000000d is too far back: at most 3650d"),
-        (["jobs", "--since", "99999999999999999999d"], "s3ag: error: --since takes a number and a unit (m, h, d or w), e.g. 7d, not '99999999999999999999d'"),
+        (
+            ["jobs", "--since", "99999999999999999999d"],
+            "s3ag: error: --since takes a number and a unit (m, h, d or w), e.g. 7d, not '99999999999999999999d'",
+        ),
     ],
 )
 def test_nonsense_cli_arguments_are_one_line_and_exit_2(argv, line, capsys):
@@ -263,10 +292,11 @@ def test_nonsense_cli_arguments_are_one_line_and_exit_2(argv, line, capsys):
 def test_a_script_ending_right_after_a_hung_preflight_exits_promptly(tmp_path):
     """The preflight gave up on a hanging endpoint; the interpreter must not wait for the hung calls."""
     script = tmp_path / "hang.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import boto3
         from sagemaker_s3ag.core.locations import S3Location
-        from sagemaker_s3ag.core.preflight import AccessGrantsResolver
+        from sagemaker_s3ag.core.resolver import AccessGrantsResolver
         from sagemaker_s3ag.testing import AccessGrantsTable, install_access_grants
 
         table = AccessGrantsTable().grant("s3://data/*", "READ").hang("GetDataAccess")  # hangs for 60 s
@@ -274,7 +304,8 @@ def test_a_script_ending_right_after_a_hung_preflight_exits_promptly(tmp_path):
         install_access_grants(session, table)
         (outcome,) = AccessGrantsResolver().resolve(session, [S3Location("a", "READ", "s3://data/x/")], timeout=0.5, audit_context="j")
         print(outcome.outcome)
-    """))
+    """)
+    )
     started = time.monotonic()
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30)
     elapsed = time.monotonic() - started
@@ -293,22 +324,25 @@ def test_cached_answers_are_evicted_over_ten_simulated_hours():
     install_access_grants(session, table)
     for minute in range(600):  # a job a minute for ten hours, each with locations never seen before
         now[0] = minute * 60.0
-        resolver.resolve(session, [S3Location("a", "READ", f"s3://data/job-{minute}/{i}/") for i in range(2)],
-                         timeout=5, audit_context="j")
+        resolver.resolve(
+            session, [S3Location("a", "READ", f"s3://data/job-{minute}/{i}/") for i in range(2)], timeout=5, audit_context="j"
+        )
     live = 2 * (15 + 1)  # granted answers live about 14 minutes (900 s credentials, less a margin)
     assert len(resolver._cache) <= live + 1 + 2 * 1  # plus the bucket's owner, and at most a minute not yet purged
 
 
 def test_the_cache_has_a_hard_bound(monkeypatch):
-    from sagemaker_s3ag.core import preflight
+    from sagemaker_s3ag.core import resolver as resolver_module
 
-    monkeypatch.setattr(preflight, "MAX_CACHED", 10)
+    monkeypatch.setattr(resolver_module, "MAX_CACHED", 10)
     resolver = AccessGrantsResolver()
     table = AccessGrantsTable().grant("s3://data/*", "READ")
     session = boto3.Session(region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x")
     install_access_grants(session, table)
     resolver.resolve(session, [S3Location(f"c{i}", "READ", f"s3://data/{i}/") for i in range(7)], timeout=5, audit_context="j")
-    resolver.resolve(session, [S3Location(f"d{i}", "READ", f"s3://data/more-{i}/") for i in range(7)], timeout=5, audit_context="j")
+    resolver.resolve(
+        session, [S3Location(f"d{i}", "READ", f"s3://data/more-{i}/") for i in range(7)], timeout=5, audit_context="j"
+    )
     assert len(resolver._cache) <= 10
 
 
@@ -337,9 +371,16 @@ def test_on_fallback_deny_refuses_before_the_code_upload(session, access_grants,
     script_processor = sys.modules[sdk_class("Processor").__module__].ScriptProcessor
     code = tmp_path / "process.py"
     code.write_text("print('hello')\n")
-    proc = grant_aware(script_processor)(image_uri=IMAGE, command=["python3"], role=ROLE, instance_count=1,
-                                         instance_type="ml.m5.xlarge", sagemaker_session=session,
-                                         identity_propagation=True, on_fallback="deny")
+    proc = grant_aware(script_processor)(
+        image_uri=IMAGE,
+        command=["python3"],
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
+        identity_propagation=True,
+        on_fallback="deny",
+    )
     sending = mocker.spy(botocore.endpoint.Endpoint, "make_request")
     with pytest.raises(GrantFallbackError) as err:
         proc.run(code=str(code), inputs=[pipe_input(TRAIN)], wait=False, logs=False)

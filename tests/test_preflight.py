@@ -8,14 +8,13 @@ import boto3
 import pytest
 from moto import mock_aws  # imported before any session is made: moto hooks the sessions made after it
 
-from sagemaker_s3ag.core.locations import S3Location, s3_locations
+from sagemaker_s3ag.core.locations import S3Location, s3_locations, target_for
 from sagemaker_s3ag.core.outcomes import credentials_verdict, fallback_summary
-from sagemaker_s3ag.core.preflight import (
+from sagemaker_s3ag.core.resolver import (
     DENIED_SECONDS,
     DURATION_SECONDS,
     EXPIRY_MARGIN_SECONDS,
     AccessGrantsResolver,
-    target_for,
 )
 from sagemaker_s3ag.testing import AccessGrantsTable, install_access_grants
 
@@ -72,7 +71,7 @@ def test_outcome_per_location(boto_session, table):
 
 def test_get_data_access_parameters(boto_session, table):
     resolve(AccessGrantsResolver(), boto_session, S3Location("x", "READ", "s3://data/train/"))
-    (operation, params), = [c for c in table.calls if c[0] == "GetDataAccess"]
+    ((operation, params),) = [c for c in table.calls if c[0] == "GetDataAccess"]
     assert params == {
         "AccountId": "123456789012",
         "Target": "s3://data/train/*",
@@ -292,9 +291,15 @@ def test_pipeline_executions_lose_user_and_group_grants():
     from sagemaker_s3ag.core.outcomes import LocationOutcome, as_pipeline_execution
 
     outcomes = (
-        LocationOutcome("s3://bk1/a/", "READ", "granted", "grant matched", grant_target="s3://bk1/a/*", grantee_type="DIRECTORY_USER"),
-        LocationOutcome("s3://bk1/b/", "READ", "granted", "grant matched", grant_target="s3://bk1/b/*", grantee_type="DIRECTORY_GROUP"),
-        LocationOutcome("s3://bk1/c/", "READ", "granted", "grant to the IAM role matched", grant_target="s3://bk1/*", grantee_type="IAM"),
+        LocationOutcome(
+            "s3://bk1/a/", "READ", "granted", "grant matched", grant_target="s3://bk1/a/*", grantee_type="DIRECTORY_USER"
+        ),
+        LocationOutcome(
+            "s3://bk1/b/", "READ", "granted", "grant matched", grant_target="s3://bk1/b/*", grantee_type="DIRECTORY_GROUP"
+        ),
+        LocationOutcome(
+            "s3://bk1/c/", "READ", "granted", "grant to the IAM role matched", grant_target="s3://bk1/*", grantee_type="IAM"
+        ),
         LocationOutcome("s3://bk1/d/", "READ", "fallback", "no matching grant"),
     )
     seen = as_pipeline_execution(outcomes)
@@ -343,8 +348,20 @@ def s3(boto_session, table):
 def manifest_outcomes(boto_session, uri, data_type="ManifestFile", attributes=()):
     from sagemaker_s3ag.core.preflight import Preflight
 
-    request = {"InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
-        "S3DataType": data_type, "S3Uri": uri, **({"AttributeNames": list(attributes)} if attributes else {})}}}]}
+    request = {
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": data_type,
+                        "S3Uri": uri,
+                        **({"AttributeNames": list(attributes)} if attributes else {}),
+                    }
+                },
+            }
+        ]
+    }
     return Preflight(boto_session, 5.0, resolver=AccessGrantsResolver())(request, "training")
 
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import new_boto_session
 
 from sagemaker_s3ag.core.locations import S3Location
-from sagemaker_s3ag.core.preflight import AccessGrantsResolver
+from sagemaker_s3ag.core.resolver import AccessGrantsResolver
 
 TRAIN = S3Location("InputDataConfig[train]", "READ", "s3://data/train/")
 

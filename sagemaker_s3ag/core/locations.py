@@ -11,10 +11,23 @@ its training job definitions::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Optional
 
-from sagemaker_s3ag.core.request import JobType, processing_inputs, training_channels, tuning_definitions
+from sagemaker_s3ag.core.outcomes import LocationOutcome, Resolution
+from sagemaker_s3ag.core.request import (
+    JobType,
+    is_unresolved,
+    literal_head,
+    parse_s3_uri,
+    processing_inputs,
+    s3_uri_of,
+    show,
+    training_channels,
+    tuning_definitions,
+)
 
 
 class S3Location(NamedTuple):
@@ -99,3 +112,79 @@ def _processing(request: Mapping[str, Any]) -> list[S3Location]:
 
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+@functools.lru_cache(maxsize=4096)
+def target_for(uri: str, kind: str) -> str:
+    """The ``GetDataAccess`` target of a location: a prefix gets ``*``, a manifest object does not.
+
+    An S3 ``https://`` URL is asked about as the ``s3://`` URI it names.
+    """
+    bucket, key = parse_s3_uri(s3_uri_of(uri))
+    if kind != "prefix" and key:
+        return f"s3://{bucket}/{key}"
+    base = f"s3://{bucket}/{key}"
+    return base if base.endswith("*") else base + "*"
+
+
+@dataclass
+class Question:
+    """One (location, permission) of a job: where it appears, and what to ask about it."""
+
+    uri: Any
+    places: list[str]
+    target: Optional[str]  # what GetDataAccess is asked, or None (nothing to ask)
+    head: Optional[str] = None  # a pipeline value's literal start, asked about in its place
+    unknown: str = ""  # why it is unknown, when there is nothing to ask
+
+    def outcome(self, key: tuple[str, str], found: Resolution) -> LocationOutcome:
+        if self.head is not None:  # a grant on the head covers every value; anything less proves nothing
+            if found.outcome == "granted":
+                found = Resolution(
+                    "granted",
+                    f"a grant covers all of {self.head} (a pipeline value)",
+                    found.grant_target,
+                    found.grantee_type,
+                    found.instance_arn,
+                )
+            else:
+                found = Resolution("unknown", f"a pipeline value under {self.head}: {found.reason} for all of it")
+        return LocationOutcome(
+            key[0],
+            key[1],
+            found.outcome,
+            found.reason,
+            tuple(self.places),
+            found.grant_target,
+            found.grantee_type,
+            found.instance_arn,
+        )
+
+
+def questions(locations: Sequence[S3Location]) -> dict[tuple[str, str], Question]:
+    """The job's locations by (URI, permission), in first-seen order, each with its question."""
+    groups: dict[tuple[str, str], Question] = {}
+    for where, permission, uri, kind, _attributes in locations:
+        if uri is None:
+            continue  # not known yet (a local input the SDK uploads later): asked about then
+        key = (uri if isinstance(uri, str) else show(uri), permission)
+        if key in groups:
+            groups[key].places.append(where)
+            continue
+        if isinstance(uri, str):
+            if uri[:7].lower() == "file://":
+                groups[key] = Question(uri, [where], None, unknown="a local path (local mode), not read from S3")
+                continue
+            try:
+                groups[key] = Question(uri, [where], target_for(uri, kind))
+            except ValueError as err:  # the s3-uri rule refuses the job; if asked anyway, never skipped
+                groups[key] = Question(uri, [where], None, unknown=f"not an S3 location: {err}")
+            continue
+        head = literal_head(uri) if is_unresolved(uri) else None
+        try:
+            target = target_for(head, "prefix") if head else None
+        except ValueError:
+            target, head = None, None
+        unknown = "a pipeline value, known only when the pipeline runs" if is_unresolved(uri) else "not an S3 URI"
+        groups[key] = Question(uri, [where], target, head, unknown)
+    return groups

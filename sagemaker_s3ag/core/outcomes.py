@@ -14,6 +14,55 @@ from typing import Literal, Optional
 
 Outcome = Literal["granted", "fallback", "unknown"]
 
+_THROTTLING = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "SlowDown", "RequestLimitExceeded"})
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What S3 Access Grants answered for one (target, permission): never any credential."""
+
+    outcome: Outcome
+    reason: str
+    grant_target: Optional[str] = None
+    grantee_type: Optional[str] = None
+    instance_arn: Optional[str] = None
+
+
+def classify(err: BaseException, operation: str) -> Resolution:
+    """The outcome a failed call stands for."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionError,
+        ConnectTimeoutError,
+        HTTPClientError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(err, ClientError):
+        error = err.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        message = str(error.get("Message", ""))
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in ("AccessDenied", "AccessDeniedException"):
+            if "permissions to the requested S3 Prefix" in message:
+                return Resolution("fallback", "no matching grant")
+            return Resolution("fallback", f"caller may not call s3:{operation}")
+        if "NotFound" in code or "NotExist" in code or "NoSuch" in code:
+            return Resolution("fallback", "no Access Grants instance for this bucket")
+        if code in _THROTTLING or status == 429:
+            return Resolution("unknown", "throttled")
+        if isinstance(status, int) and status >= 500:
+            return Resolution("unknown", f"service error (HTTP {status})")
+        return Resolution("unknown", f"{operation} failed ({code or status})")
+    if isinstance(err, (ConnectTimeoutError, ReadTimeoutError)):
+        return Resolution("unknown", "timed out")
+    if isinstance(err, (ConnectionError, HTTPClientError)):
+        return Resolution("unknown", f"network error ({type(err).__name__})")
+    if isinstance(err, NoCredentialsError):
+        return Resolution("unknown", "no AWS credentials")
+    return Resolution("unknown", f"{operation} failed ({type(err).__name__})")
+
 
 @dataclass(frozen=True)
 class LocationOutcome:

@@ -11,7 +11,8 @@ from conftest import BUCKET, IMAGE, ROLE, everything_logged, leaks, new_boto_ses
 
 from sagemaker_s3ag import GrantAwareEstimator, GrantAwareWarning, GrantFallbackError
 from sagemaker_s3ag.core.locations import S3Location
-from sagemaker_s3ag.core.preflight import RESOLVER, AccessGrantsResolver
+from sagemaker_s3ag.core.preflight import RESOLVER
+from sagemaker_s3ag.core.resolver import AccessGrantsResolver
 from sagemaker_s3ag.testing import CANARY_SECRET_ACCESS_KEY
 
 
@@ -20,8 +21,15 @@ def test_no_canary_anywhere_after_a_job(session, access_grants, caplog):
     access_grants.grant(f"s3://{BUCKET}/val/*", "READ")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        est = GrantAwareEstimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-                                  sagemaker_session=session, identity_propagation=True, input_mode="Pipe")
+        est = GrantAwareEstimator(
+            image_uri=IMAGE,
+            role=ROLE,
+            instance_count=1,
+            instance_type="ml.m5.xlarge",
+            sagemaker_session=session,
+            identity_propagation=True,
+            input_mode="Pipe",
+        )
         est.fit({"train": f"s3://{BUCKET}/train/", "other": "s3://another-bucket/x/"}, wait=False, logs=False)
     decision = est.latest_decision
     assert access_grants.counts["GetDataAccess"] >= 2  # the canaries were really vended
@@ -45,8 +53,15 @@ def test_no_canary_anywhere_after_a_job(session, access_grants, caplog):
 
 def test_no_canary_in_a_refusal(session, access_grants):
     access_grants.grants.clear()
-    est = GrantAwareEstimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-                              sagemaker_session=session, identity_propagation=True, on_fallback="deny")
+    est = GrantAwareEstimator(
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
+        identity_propagation=True,
+        on_fallback="deny",
+    )
     access_grants.grant(f"s3://{BUCKET}/train/*", "READ")  # one location vended, the output not
     with pytest.raises(GrantFallbackError) as caught:
         est.fit({"train": f"s3://{BUCKET}/train/"}, wait=False, logs=False)
@@ -56,8 +71,9 @@ def test_no_canary_in_a_refusal(session, access_grants):
 def test_botocore_debug_logs_of_the_wire_hold_no_canary(grants_server, caplog):
     caplog.set_level(logging.DEBUG)
     resolver = AccessGrantsResolver()
-    (outcome,) = resolver.resolve(new_boto_session(), [S3Location("a", "READ", "s3://data/x/")], timeout=5,
-                                  audit_context="canary")
+    (outcome,) = resolver.resolve(
+        new_boto_session(), [S3Location("a", "READ", "s3://data/x/")], timeout=5, audit_context="canary"
+    )
     assert outcome.outcome == "granted"
     logged = everything_logged(caplog)
     assert "Response body" in logged  # botocore did log the body...
