@@ -33,10 +33,11 @@ def tests(session: nox.Session, sdk: str) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff; import-linter: the layers import only downwards, core/ never imports the SDK; mypy, strict on core/."""
+    """ruff (lint and format); import-linter: the layers import only downwards, core/ never imports the SDK; mypy, strict on core/."""
     session.install("ruff>=0.6", "mypy>=1.10", "import-linter>=2.1", "packaging", "wrapt")
     session.install("-e", ".", "--no-deps")  # the SDK itself is not needed: mypy reads it as Any
     session.run("ruff", "check", "sagemaker_s3ag", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "format", "--check", "sagemaker_s3ag", "tests", "benchmarks", "noxfile.py")
     session.run("lint-imports")
     session.run("mypy")
 

@@ -42,7 +42,9 @@ def client() -> Any:
 
     def answer(**_: Any) -> Any:
         return AWSResponse("https://sagemaker.invalid/", 200, {}, None), {
-            "TrainingJobSummaries": [], "ResponseMetadata": {"HTTPStatusCode": 200}}
+            "TrainingJobSummaries": [],
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+        }
 
     session.events.register("before-call.sagemaker.ListTrainingJobs", answer)
     return session.client("sagemaker")
@@ -84,7 +86,11 @@ def wrapper_alone(calls: int) -> tuple[float, float]:
     wrapt.wrap_function_wrapper(Fake, "_make_api_call", choke._api_call)
     fake = Fake()
     times = best_in_turns(
-        {"bare": lambda: bare_method(fake, "ListTrainingJobs", {}), "wrapped": lambda: fake._make_api_call("ListTrainingJobs", {})}, calls
+        {
+            "bare": lambda: bare_method(fake, "ListTrainingJobs", {}),
+            "wrapped": lambda: fake._make_api_call("ListTrainingJobs", {}),
+        },
+        calls,
     )
     return times["bare"], times["wrapped"]
 
@@ -93,8 +99,10 @@ def import_time(path: str, repeats: int = 7) -> float:
     """Median milliseconds of ``import sagemaker_s3ag`` in a fresh interpreter, from ``path``."""
     code = "import time; t = time.perf_counter(); import sagemaker_s3ag; print(time.perf_counter() - t)"
     env = {**os.environ, "PYTHONPATH": path}
-    samples = [float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd="/", check=True).stdout)
-               for _ in range(repeats)]
+    samples = [
+        float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd="/", check=True).stdout)
+        for _ in range(repeats)
+    ]
     return statistics.median(samples) * 1e3
 
 
@@ -127,8 +135,10 @@ def main() -> None:
     if args.against:
         imports.append((args.against, import_time(args.against)))
 
-    print(f"Choke point on a non-job botocore call: Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-          f"best of 7 turns of {args.calls} calls\n")
+    print(
+        f"Choke point on a non-job botocore call: Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+        f"best of 7 turns of {args.calls} calls\n"
+    )
     print("| call | µs per call | over stock |")
     print("|---|---:|---:|")
     print(f"| ListTrainingJobs, stock botocore | {stock:.1f} | |")

@@ -174,8 +174,13 @@ def train_job(sess, uri: str, *, output=None, stock: bool = False, **settings) -
     from sagemaker_s3ag import GrantAwareEstimator
 
     est = (Estimator if stock else GrantAwareEstimator)(
-        image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=sess,
-        output_path=output, **settings,
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=sess,
+        output_path=output,
+        **settings,
     )
     est.fit(uri, wait=False, logs=False)
     return est.latest_training_job.name
@@ -186,8 +191,12 @@ def pipe_input(uri: str):
     if SDK_MAJOR >= 3:
         from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
 
-        return ProcessingInput(input_name="raw", s3_input=ProcessingS3Input(
-            s3_uri=uri, local_path="/opt/ml/processing/in", s3_data_type="S3Prefix", s3_input_mode="Pipe"))
+        return ProcessingInput(
+            input_name="raw",
+            s3_input=ProcessingS3Input(
+                s3_uri=uri, local_path="/opt/ml/processing/in", s3_data_type="S3Prefix", s3_input_mode="Pipe"
+            ),
+        )
     from sagemaker.processing import ProcessingInput
 
     return ProcessingInput(source=uri, destination="/opt/ml/processing/in", input_name="raw", s3_input_mode="Pipe")
@@ -238,8 +247,12 @@ def batch(session, monkeypatch) -> BatchQueue:
 
     def answer(params, **_):
         queue.submitted.append(json.loads(params["body"]))
-        parsed = {"jobArn": "arn:aws:batch:us-east-1:123456789012:service-job/1", "jobName": "queued", "jobId": "1",
-                  "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}}
+        parsed = {
+            "jobArn": "arn:aws:batch:us-east-1:123456789012:service-job/1",
+            "jobName": "queued",
+            "jobId": "1",
+            "ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0},
+        }
         return AWSResponse("https://batch.invalid/", 200, {}, None), parsed
 
     queue.client.meta.events.register("before-call.batch.SubmitServiceJob", answer)

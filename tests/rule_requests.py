@@ -30,7 +30,16 @@ def processing(*inputs):
         "ProcessingJobName": "proc-1",
         "ProcessingInputs": copy.deepcopy(list(inputs)),
         "ProcessingOutputConfig": {
-            "Outputs": [{"OutputName": "out", "S3Output": {"S3Uri": "s3://out-bucket/p/", "LocalPath": "/opt/ml/processing/out", "S3UploadMode": "EndOfJob"}}]
+            "Outputs": [
+                {
+                    "OutputName": "out",
+                    "S3Output": {
+                        "S3Uri": "s3://out-bucket/p/",
+                        "LocalPath": "/opt/ml/processing/out",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
         },
         "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 30}},
         "AppSpecification": {"ImageUri": "123.dkr.ecr.us-east-1.amazonaws.com/img:1"},

@@ -36,9 +36,7 @@ def training_request(name: str, **extra) -> dict:
         "TrainingJobName": name,
         "RoleArn": ROLE,
         "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "Pipe"},
-        "InputDataConfig": [
-            {"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": TRAIN}}}
-        ],
+        "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": TRAIN}}}],
         "OutputDataConfig": {"S3OutputPath": OUT},
         "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
         "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
@@ -58,7 +56,12 @@ def processing_request(name: str) -> dict:
         "ProcessingInputs": [
             {
                 "InputName": "raw",
-                "S3Input": {"S3Uri": TRAIN, "LocalPath": "/opt/ml/processing/in", "S3DataType": "S3Prefix", "S3InputMode": "Pipe"},
+                "S3Input": {
+                    "S3Uri": TRAIN,
+                    "LocalPath": "/opt/ml/processing/in",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "Pipe",
+                },
             }
         ],
     }
@@ -105,7 +108,11 @@ def test_a_raw_boto3_training_request_is_fixed_preflighted_and_tagged(session, a
     audit = "sagemaker-s3ag preflight for SageMaker training job raw-job"
     assert asked == [("GetDataAccess", TRAIN + "*", audit), ("GetDataAccess", OUT + "*", audit)]
     assert [w.split("]")[0] + "]" for w in ours(grant_warnings)] == [
-        "[s3ag:pipe-mode]", "[s3ag:debugger]", "[s3ag:profiler]", "[s3ag:remote-debug]", "[s3ag:fallback]"
+        "[s3ag:pipe-mode]",
+        "[s3ag:debugger]",
+        "[s3ag:profiler]",
+        "[s3ag:remote-debug]",
+        "[s3ag:fallback]",
     ]
     assert {w.filename for w in grant_warnings} == {__file__}  # each points at the line that sent it
 
@@ -115,7 +122,11 @@ def test_raw_processing_and_tuning_requests_are_settled(session, access_grants, 
     client = session.boto_session.client("sagemaker")
     sent = recording(client)
     client.create_processing_job(**processing_request("raw-processing"))
-    definition = {k: v for k, v in training_request("x").items() if k not in ("TrainingJobName", "DebugHookConfig", "ProfilerConfig", "RemoteDebugConfig")}
+    definition = {
+        k: v
+        for k, v in training_request("x").items()
+        if k not in ("TrainingJobName", "DebugHookConfig", "ProfilerConfig", "RemoteDebugConfig")
+    }
     definition["StaticHyperParameters"] = {}
     client.create_hyper_parameter_tuning_job(
         HyperParameterTuningJobName="raw-tuning",
@@ -257,7 +268,9 @@ def test_an_aws_batch_training_payload_is_settled(batch, access_grants, grant_wa
 
 def test_an_aws_batch_payload_that_is_not_json_is_sent_as_it_is(batch, access_grants):
     sagemaker_s3ag.patch(identity_propagation=True)
-    batch.client.submit_service_job(jobName="q", jobQueue="q", serviceJobType="SAGEMAKER_TRAINING", serviceRequestPayload="{not json")
+    batch.client.submit_service_job(
+        jobName="q", jobQueue="q", serviceJobType="SAGEMAKER_TRAINING", serviceRequestPayload="{not json"
+    )
     assert batch.submitted[0]["serviceRequestPayload"] == "{not json"
 
 
@@ -269,7 +282,10 @@ def hand_made_definition() -> str:
     train = {k: v for k, v in training_request("x").items() if k != "TrainingJobName"}
     prep = {k: v for k, v in processing_request("y").items() if k != "ProcessingJobName"}
     check = {"Conditions": [], "IfSteps": [{"Name": "Prep", "Type": "Processing", "Arguments": prep}], "ElseSteps": []}
-    steps = [{"Name": "Train", "Type": "Training", "Arguments": train}, {"Name": "Check", "Type": "Condition", "Arguments": check}]
+    steps = [
+        {"Name": "Train", "Type": "Training", "Arguments": train},
+        {"Name": "Check", "Type": "Condition", "Arguments": check},
+    ]
     return json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": steps})
 
 
@@ -335,7 +351,11 @@ class TestDefinitionByS3Location:
     def test_one_settled_here_passes_as_it_is(self, session, access_grants, grant_warnings):
         sagemaker_s3ag.patch(identity_propagation=True)
         client = session.boto_session.client("sagemaker")
-        settled = choke.settle_steps(hand_made_definition(), lambda _n: choke.Launch(sagemaker_s3ag.Settings(identity_propagation=True), pipeline=True), client)
+        settled = choke.settle_steps(
+            hand_made_definition(),
+            lambda _n: choke.Launch(sagemaker_s3ag.Settings(identity_propagation=True), pipeline=True),
+            client,
+        )
         choke.remember_settled(settled)
         sent = recording(client)
         location = self.put(session, settled)
@@ -346,7 +366,9 @@ class TestDefinitionByS3Location:
         sagemaker_s3ag.patch(identity_propagation=True)
         client = session.boto_session.client("sagemaker")
         sent = recording(client)
-        client.create_pipeline(PipelineName="p", RoleArn=ROLE, PipelineDefinitionS3Location=self.put(session, hand_made_definition()))
+        client.create_pipeline(
+            PipelineName="p", RoleArn=ROLE, PipelineDefinitionS3Location=self.put(session, hand_made_definition())
+        )
         request = last(sent, "CreatePipeline")
         assert "PipelineDefinitionS3Location" not in request
         train = json.loads(request["PipelineDefinition"])["Steps"][0]
@@ -359,7 +381,9 @@ class TestDefinitionByS3Location:
         sagemaker_s3ag.patch(identity_propagation=True)
         client = session.boto_session.client("sagemaker")
         with pytest.raises(ConsiderationError) as err:
-            client.create_pipeline(PipelineName="p", RoleArn=ROLE, PipelineDefinitionS3Location={"Bucket": BUCKET, "ObjectKey": "missing.json"})
+            client.create_pipeline(
+                PipelineName="p", RoleArn=ROLE, PipelineDefinitionS3Location={"Bucket": BUCKET, "ObjectKey": "missing.json"}
+            )
         assert err.value.rule == "pipeline-definition"
         assert "could not be read (NoSuchKey)" in str(err.value)
         assert client.list_pipelines()["PipelineSummaries"] == []
@@ -369,7 +393,9 @@ class TestDefinitionByS3Location:
         client = session.boto_session.client("sagemaker")
         sent = recording(client)
         client.meta.events.register("before-call.sagemaker.CreatePipeline", answered)  # moto itself cannot read it either
-        client.create_pipeline(PipelineName="p", RoleArn=ROLE, PipelineDefinitionS3Location={"Bucket": BUCKET, "ObjectKey": "missing.json"})
+        client.create_pipeline(
+            PipelineName="p", RoleArn=ROLE, PipelineDefinitionS3Location={"Bucket": BUCKET, "ObjectKey": "missing.json"}
+        )
         assert last(sent, "CreatePipeline")["PipelineDefinitionS3Location"]["ObjectKey"] == "missing.json"
         assert any("its jobs carry no s3ag: record" in w for w in ours(grant_warnings))
 
@@ -421,8 +447,14 @@ def test_requests_sent_from_threads_are_governed_by_patch(session, access_grants
 def test_a_grant_aware_object_without_patch_leaves_every_other_request_stock(session, access_grants, grant_warnings):
     from sagemaker_s3ag import GrantAwareProcessor
 
-    proc = GrantAwareProcessor(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-                               sagemaker_session=session, identity_propagation=True)
+    proc = GrantAwareProcessor(
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
+        identity_propagation=True,
+    )
     proc.run(inputs=[pipe_input(TRAIN)], wait=False, logs=False)  # its own request is settled
     assert proc.latest_decision.adjustments == ("pipe-mode",)
     client = session.boto_session.client("sagemaker")
@@ -439,9 +471,16 @@ def test_a_refusal_comes_before_any_upload_and_any_create(session, access_grants
     script_processor = importlib.import_module(sdk_class("Processor").__module__).ScriptProcessor
     code = tmp_path / "process.py"
     code.write_text("print('hello')\n")
-    proc = grant_aware(script_processor)(image_uri=IMAGE, command=["python3"], role=ROLE, instance_count=1,
-                                         instance_type="ml.m5.xlarge", sagemaker_session=session,
-                                         identity_propagation=True, on_violation="error")
+    proc = grant_aware(script_processor)(
+        image_uri=IMAGE,
+        command=["python3"],
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
+        identity_propagation=True,
+        on_violation="error",
+    )
     sending = mocker.spy(botocore.endpoint.Endpoint, "make_request")
     with pytest.raises(ConsiderationError):
         proc.run(code=str(code), inputs=[pipe_input(TRAIN)], wait=False, logs=False)
@@ -455,8 +494,13 @@ def test_quality_and_clarify_check_steps_are_settled_as_processing_jobs(session,
     client = session.boto_session.client("sagemaker")
     sent = recording(client)
     prep = {k: v for k, v in processing_request("y").items() if k != "ProcessingJobName"}
-    steps = [{"Name": "Quality", "Type": "QualityCheck", "Arguments": prep}, {"Name": "Clarify", "Type": "ClarifyCheck", "Arguments": prep}]
-    client.create_pipeline(PipelineName="checks", RoleArn=ROLE, PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": steps}))
+    steps = [
+        {"Name": "Quality", "Type": "QualityCheck", "Arguments": prep},
+        {"Name": "Clarify", "Type": "ClarifyCheck", "Arguments": prep},
+    ]
+    client.create_pipeline(
+        PipelineName="checks", RoleArn=ROLE, PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": steps})
+    )
     for step in json.loads(last(sent, "CreatePipeline")["PipelineDefinition"])["Steps"]:
         assert step["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3InputMode"] == "File"
         assert tag_map(step["Arguments"]["Tags"])["s3ag:credentials"] == "access-grants"

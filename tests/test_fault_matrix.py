@@ -63,8 +63,10 @@ class FaultyAccessGrants:
             "5xx": ("InternalError", 500, "We encountered an internal error."),
             "hanging": ("InternalError", 500, "released"),
         }[self.fault]
-        parsed = {"Error": {"Code": code, "Message": message},
-                  "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}}
+        parsed = {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0},
+        }
         return AWSResponse("https://fake.invalid/", status, {}, None), parsed
 
 
@@ -110,22 +112,42 @@ def channel(uri: str, data_type: str = "S3Prefix") -> dict:
 
 def training(name: str, channels: list[dict], output: str = f"s3://{OK}/out/", **extra: Any) -> dict:
     return {
-        "TrainingJobName": name, "RoleArn": ROLE,
+        "TrainingJobName": name,
+        "RoleArn": ROLE,
         "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-        "InputDataConfig": channels, "OutputDataConfig": {"S3OutputPath": output},
+        "InputDataConfig": channels,
+        "OutputDataConfig": {"S3OutputPath": output},
         "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 3600}, **extra,
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        **extra,
     }
 
 
 def processing(name: str, source: str = f"s3://{OK}/raw/", destination: str = f"s3://{OK}/clean/") -> dict:
     return {
-        "ProcessingJobName": name, "RoleArn": ROLE, "AppSpecification": {"ImageUri": IMAGE},
+        "ProcessingJobName": name,
+        "RoleArn": ROLE,
+        "AppSpecification": {"ImageUri": IMAGE},
         "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30}},
-        "ProcessingInputs": [{"InputName": "raw", "S3Input": {
-            "S3Uri": source, "LocalPath": "/opt/ml/processing/in", "S3DataType": "S3Prefix", "S3InputMode": "File"}}],
-        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "clean", "S3Output": {
-            "S3Uri": destination, "LocalPath": "/opt/ml/processing/out", "S3UploadMode": "EndOfJob"}}]},
+        "ProcessingInputs": [
+            {
+                "InputName": "raw",
+                "S3Input": {
+                    "S3Uri": source,
+                    "LocalPath": "/opt/ml/processing/in",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            }
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "clean",
+                    "S3Output": {"S3Uri": destination, "LocalPath": "/opt/ml/processing/out", "S3UploadMode": "EndOfJob"},
+                }
+            ]
+        },
     }
 
 
@@ -139,19 +161,31 @@ def manifest_channel(session) -> dict:
 def pipeline_definition(name: str) -> dict:
     head = {"Std:Join": {"On": "/", "Values": [f"s3://{FAULTY}/data", {"Get": "Execution.PipelineExecutionId"}]}}
     arguments = {k: v for k, v in training(name, [channel(head)]).items() if k != "TrainingJobName"}  # type: ignore[arg-type]
-    return {"PipelineName": name, "RoleArn": ROLE, "PipelineDefinition": json.dumps(
-        {"Version": "2020-12-01", "Steps": [{"Name": "Train", "Type": "Training", "Arguments": arguments}]})}
+    return {
+        "PipelineName": name,
+        "RoleArn": ROLE,
+        "PipelineDefinition": json.dumps(
+            {"Version": "2020-12-01", "Steps": [{"Name": "Train", "Type": "Training", "Arguments": arguments}]}
+        ),
+    }
 
 
 KINDS = (
     Kind("channel", "create_training_job", lambda s: training("t", [channel(f"s3://{FAULTY}/train/")])),
     Kind("output", "create_training_job", lambda s: training("t", [channel(f"s3://{OK}/train/")], output=f"s3://{FAULTY}/out/")),
-    Kind("checkpoint", "create_training_job", lambda s: training(
-        "t", [channel(f"s3://{OK}/train/")], CheckpointConfig={"S3Uri": f"s3://{FAULTY}/checkpoints/"})),
+    Kind(
+        "checkpoint",
+        "create_training_job",
+        lambda s: training("t", [channel(f"s3://{OK}/train/")], CheckpointConfig={"S3Uri": f"s3://{FAULTY}/checkpoints/"}),
+    ),
     Kind("processing input", "create_processing_job", lambda s: processing("p", source=f"s3://{FAULTY}/raw/")),
     Kind("processing output", "create_processing_job", lambda s: processing("p", destination=f"s3://{FAULTY}/clean/")),
     Kind("manifest", "create_training_job", lambda s: training("t", [manifest_channel(s)])),
-    Kind("https URL", "create_training_job", lambda s: training("t", [channel(f"https://{FAULTY}.s3.us-east-1.amazonaws.com/train/")])),
+    Kind(
+        "https URL",
+        "create_training_job",
+        lambda s: training("t", [channel(f"https://{FAULTY}.s3.us-east-1.amazonaws.com/train/")]),
+    ),
     Kind("pipeline value", "create_pipeline", lambda s: pipeline_definition("p"), pipeline=True),
 )
 
@@ -188,14 +222,17 @@ def test_cell(session, cell, kind, fault, policy):
     cell(fault)
     client = session.boto_session.client("sagemaker")
     sent: list[dict] = []
-    client.meta.events.register("before-parameter-build.sagemaker", lambda params, **_: sent.append(json.loads(json.dumps(params))))
+    client.meta.events.register(
+        "before-parameter-build.sagemaker", lambda params, **_: sent.append(json.loads(json.dumps(params)))
+    )
     request = kind.build(session)
     credentials = expected_credentials(kind, fault)
     refuse = policy == "deny" and credentials != "access-grants"
 
     started = time.monotonic()
-    with warnings.catch_warnings(record=True) as caught, sagemaker_s3ag.patched(
-        identity_propagation=True, on_fallback=policy, preflight_timeout=BUDGET
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        sagemaker_s3ag.patched(identity_propagation=True, on_fallback=policy, preflight_timeout=BUDGET),
     ):
         warnings.simplefilter("always", GrantAwareWarning)
         if refuse:

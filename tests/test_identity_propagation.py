@@ -58,9 +58,7 @@ def _studio(monkeypatch, tmp_path, domain="d-abc123"):
 
 
 def _client():
-    return boto3.Session(
-        region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x"
-    ).client("sagemaker")
+    return boto3.Session(region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x").client("sagemaker")
 
 
 @pytest.mark.parametrize("status, enabled", [("ENABLED", True), ("DISABLED", False)])
@@ -123,7 +121,9 @@ class _Raw:
         yield self.body
 
 
-@pytest.mark.parametrize(("status", "code"), [(400, "ThrottlingException"), (500, "InternalFailure"), (503, "ServiceUnavailable")])
+@pytest.mark.parametrize(
+    ("status", "code"), [(400, "ThrottlingException"), (500, "InternalFailure"), (503, "ServiceUnavailable")]
+)
 def test_a_throttled_or_failing_look_up_is_retried_by_botocore(monkeypatch, tmp_path, status, code):
     _studio(monkeypatch, tmp_path)
     client = _client()
@@ -144,7 +144,8 @@ def test_a_look_up_that_keeps_failing_is_unknown(monkeypatch, tmp_path):
 def test_an_unreachable_endpoint_is_unknown(monkeypatch, tmp_path):
     _studio(monkeypatch, tmp_path)
     client = boto3.Session(region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x").client(
-        "sagemaker", endpoint_url="http://127.0.0.1:9"  # nothing listens there
+        "sagemaker",
+        endpoint_url="http://127.0.0.1:9",  # nothing listens there
     )
     found = detect_identity_propagation(None, client, timeout=1.0)
     assert found.label == "unknown" and found.source.startswith("domain d-abc123: DescribeDomain failed (")

@@ -31,8 +31,9 @@ def hanging(access_grants):
 
 
 def processor(session, **settings):
-    return GrantAwareProcessor(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-                               sagemaker_session=session, **settings)
+    return GrantAwareProcessor(
+        image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session, **settings
+    )
 
 
 def test_a_hanging_endpoint_costs_one_budget_per_training_job(session, hanging, grant_warnings):

@@ -72,9 +72,7 @@ def executed(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
     env[METADATA_FILE_ENV] = str(workdir / "no-studio-metadata.json")  # not in a Studio space
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(
-        nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(workdir)}}
-    )
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(workdir)}})
     client.execute(env=env)
     return nb, workdir
 

@@ -28,9 +28,7 @@ DEFAULTS_REMOVED = "debugger profiler" if SDK_MAJOR == 2 else "-"
 INSTANCE = f"arn:aws:s3:us-east-1:{ACCOUNT}:access-grants/default"
 LOCATION_ROLE = f"arn:aws:iam::{ACCOUNT}:role/S3AccessGrantsLocationRole"
 PLUGIN = "S3AccessGrantsPlugin=aws_s3_access_grants_boto3_plugin.s3_access_grants_plugin"
-NO_PLUGIN = (
-    "not configured (BOTOCORE_EXPERIMENTAL__PLUGINS unset): this kernel's own S3 calls use its IAM credentials"
-)
+NO_PLUGIN = "not configured (BOTOCORE_EXPERIMENTAL__PLUGINS unset): this kernel's own S3 calls use its IAM credentials"
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -88,7 +86,7 @@ def test_policy_defaults_region_and_account_from_the_session(session, monkeypatc
     code, text = run("policy", "--grants-role", "S3AccessGrantsLocationRole")
     assert code == 0
     assert json.loads(text) == EXECUTION_POLICY
-    assert text.startswith("{\n  \"Version\": \"2012-10-17\",")  # indented, pastes into the IAM console
+    assert text.startswith('{\n  "Version": "2012-10-17",')  # indented, pastes into the IAM console
 
 
 def test_policy_region_defaults_from_the_environment_and_account_from_sts(session, monkeypatch):
@@ -143,9 +141,7 @@ def test_policy_without_grants_role_or_trust_is_one_line(capsys):
 def test_policy_bad_region_is_one_line(capsys):
     code, _ = run("policy", "--region", "useast1", "--account", "111122223333", "--trust")
     assert code == 2
-    assert one_error_line(capsys.readouterr().err) == (
-        "s3ag: error: 'useast1' is not an AWS Region name such as 'us-east-1'"
-    )
+    assert one_error_line(capsys.readouterr().err) == ("s3ag: error: 'useast1' is not an AWS Region name such as 'us-east-1'")
 
 
 # --------------------------------------------------------------------------- doctor
@@ -437,9 +433,7 @@ def test_doctor_json(aws):
 def test_doctor_malformed_prefix_is_one_line(aws, capsys, prefix):
     code, text = run("doctor", "--region", "us-east-1", "--role", ROLE, "--prefix", prefix)
     assert (code, text) == (2, "")
-    assert one_error_line(capsys.readouterr().err) == (
-        f"s3ag: error: {prefix!r} is not an S3 URI of the form s3://bucket/prefix"
-    )
+    assert one_error_line(capsys.readouterr().err) == (f"s3ag: error: {prefix!r} is not an S3 URI of the form s3://bucket/prefix")
     assert aws.simulator.calls == [] and aws.table.calls == []
 
 
@@ -480,9 +474,7 @@ def test_jobs_table_json_and_filters(session, cli_regions, capsys):
     code, text = run("jobs", "--region", "eu-west-1")
     assert code == 0
     assert cli_regions == ["eu-west-1"]
-    assert text.splitlines()[0].split() == [
-        "CREATED", "TYPE", "JOB", "STATUS", "CREDENTIALS", "TIP", "ADJUSTMENTS", "FALLBACK"
-    ]
+    assert text.splitlines()[0].split() == ["CREATED", "TYPE", "JOB", "STATUS", "CREDENTIALS", "TIP", "ADJUSTMENTS", "FALLBACK"]
     rows = {cells[2]: cells for cells in table_rows(text)}
     assert set(rows) == set(names.values())
     client = session.sagemaker_client
@@ -492,7 +484,11 @@ def test_jobs_table_json_and_filters(session, cli_regions, capsys):
         name: when.strftime("%Y-%m-%d %H:%M") for name, when in created.items()
     }
     assert rows[names["tip-on"]][1:2] + rows[names["tip-on"]][4:] == (
-        "training", "access-grants", "enabled", DEFAULTS_REMOVED, "-"
+        "training",
+        "access-grants",
+        "enabled",
+        DEFAULTS_REMOVED,
+        "-",
     )
     assert rows[names["tip-off"]][1:2] + rows[names["tip-off"]][4:] == ("training", "iam-role", "disabled", "-", "-")
     assert rows[names["stock"]][1:2] + rows[names["stock"]][4:] == ("training", "(no record)", "-", "-", "-")
@@ -590,8 +586,9 @@ def test_jobs_shows_progress_for_long_listings(session, cli_regions, capsys):
 def test_describe_json_with_locations(session, cli_regions, access_grants):
     access_grants.grants.clear()
     access_grants.grant("s3://s3ag-demo/train/*", "READ")
-    name = train_job(session, "s3://s3ag-demo/train/", output="s3://s3ag-demo/models/",
-                     identity_propagation=True, on_fallback="allow")
+    name = train_job(
+        session, "s3://s3ag-demo/train/", output="s3://s3ag-demo/models/", identity_propagation=True, on_fallback="allow"
+    )
 
     code, text = run("describe", name, "--json")
     assert code == 0
@@ -609,7 +606,14 @@ def test_describe_json_with_locations(session, cli_regions, access_grants):
         ("s3://s3ag-demo/models/", "WRITE", "fallback", None),
     ]
     assert set(data["locations"][0]) == {
-        "uri", "permission", "outcome", "reason", "places", "grant_target", "grantee_type", "instance_arn"
+        "uri",
+        "permission",
+        "outcome",
+        "reason",
+        "places",
+        "grant_target",
+        "grantee_type",
+        "instance_arn",
     }
 
     code, text = run("describe", name, "--locations")

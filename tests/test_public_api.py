@@ -18,8 +18,14 @@ def test_all_is_sorted_and_complete():
     for name in sagemaker_s3ag.__all__:
         assert getattr(sagemaker_s3ag, name) is not None
     required = {
-        TRAINER, "GrantAwareProcessor", "grant_aware", "ConsiderationError",
-        "GrantFallbackError", "GrantAwareWarning", "describe_job", "execution_role_policy",
+        TRAINER,
+        "GrantAwareProcessor",
+        "grant_aware",
+        "ConsiderationError",
+        "GrantFallbackError",
+        "GrantAwareWarning",
+        "describe_job",
+        "execution_role_policy",
     }
     assert required <= set(sagemaker_s3ag.__all__)
     assert OTHER_TRAINER not in sagemaker_s3ag.__all__  # so `from sagemaker_s3ag import *` works
@@ -86,12 +92,15 @@ def test_settings_are_validated_on_construction():
     with pytest.raises(ValueError, match="on_violation"):
         Settings(on_violation="ignore")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="pipe_mode_replacement"):
-        GrantAwareProcessor(image_uri="x", role="r", instance_count=1, instance_type="ml.m5.xlarge",
-                            pipe_mode_replacement="Pipe")
+        GrantAwareProcessor(image_uri="x", role="r", instance_count=1, instance_type="ml.m5.xlarge", pipe_mode_replacement="Pipe")
     with pytest.raises(ValueError, match="preflight_timeout"):
         Settings(preflight_timeout=0)
     assert Settings.names() == (
-        "identity_propagation", "on_violation", "on_fallback", "pipe_mode_replacement", "preflight_timeout"
+        "identity_propagation",
+        "on_violation",
+        "on_fallback",
+        "pipe_mode_replacement",
+        "preflight_timeout",
     )
 
 

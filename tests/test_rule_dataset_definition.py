@@ -45,7 +45,12 @@ REDSHIFT = {
 }
 S3 = {
     "InputName": "raw",
-    "S3Input": {"S3Uri": "s3://in-bucket/raw/", "LocalPath": "/opt/ml/processing/raw", "S3DataType": "S3Prefix", "S3InputMode": "File"},
+    "S3Input": {
+        "S3Uri": "s3://in-bucket/raw/",
+        "LocalPath": "/opt/ml/processing/raw",
+        "S3DataType": "S3Prefix",
+        "S3InputMode": "File",
+    },
 }
 
 
@@ -87,9 +92,7 @@ def test_redshift_definition_is_refused():
 
     err = caught.value
     assert err.rule == "dataset-definition"
-    assert summary(err.findings) == [
-        ("dataset-definition", "refused", "ProcessingInputs[redshift-in].DatasetDefinition", True)
-    ]
+    assert summary(err.findings) == [("dataset-definition", "refused", "ProcessingInputs[redshift-in].DatasetDefinition", True)]
     assert "input 'redshift-in' is a Redshift DatasetDefinition" in err.findings[0].message
     assert "Redshift UNLOAD" in err.findings[0].message
 

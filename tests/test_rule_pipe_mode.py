@@ -25,9 +25,7 @@ class Param:
 def s3_channel(name="train", mode=None, uri="s3://train-bucket/data/", **extra):
     channel = {
         "ChannelName": name,
-        "DataSource": {
-            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}
-        },
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}},
         **extra,
     }
     if mode is not None:
@@ -77,7 +75,14 @@ def processing(*inputs):
         "ProcessingInputs": list(inputs),
         "ProcessingOutputConfig": {
             "Outputs": [
-                {"OutputName": "out", "S3Output": {"S3Uri": "s3://out-bucket/p/", "LocalPath": "/opt/ml/processing/out", "S3UploadMode": "EndOfJob"}}
+                {
+                    "OutputName": "out",
+                    "S3Output": {
+                        "S3Uri": "s3://out-bucket/p/",
+                        "LocalPath": "/opt/ml/processing/out",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
             ]
         },
         "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 30}},
@@ -394,9 +399,7 @@ def test_on_violation_error_refuses_an_inherited_pipe():
     with pytest.raises(ConsiderationError) as caught:
         enforce(request, "training", on_violation="error")
 
-    assert summary(caught.value.findings) == [
-        ("pipe-mode", "refused", "AlgorithmSpecification.TrainingInputMode", True)
-    ]
+    assert summary(caught.value.findings) == [("pipe-mode", "refused", "AlgorithmSpecification.TrainingInputMode", True)]
 
 
 def test_on_violation_error_passes_a_clean_request():

@@ -95,7 +95,11 @@ def test_on_violation_error_keeps_disabled_remote_debug():
 
 
 def test_processing_jobs_are_not_checked_by_the_remote_debug_rule():
-    request = {"ProcessingJobName": "p", "AppSpecification": {"ImageUri": "img"}, "RemoteDebugConfig": {"EnableRemoteDebug": True}}
+    request = {
+        "ProcessingJobName": "p",
+        "AppSpecification": {"ImageUri": "img"},
+        "RemoteDebugConfig": {"EnableRemoteDebug": True},
+    }
     fixed, findings = enforce(request, "processing")
     assert findings == []
     assert fixed == request

@@ -29,9 +29,7 @@ def training(uri="s3://train-bucket/data/", output="s3://out-bucket/output/", ch
         "TrainingJobName": "job-1",
         "AlgorithmSpecification": {"TrainingImage": "123.dkr.ecr.us-east-1.amazonaws.com/img:1", "TrainingInputMode": "File"},
         "RoleArn": "arn:aws:iam::123456789012:role/r",
-        "InputDataConfig": [
-            {"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri}}}
-        ],
+        "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri}}}],
         "OutputDataConfig": {"S3OutputPath": output},
         "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
         "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
@@ -49,7 +47,15 @@ def processing(in_uri="s3://in-bucket/raw/", out_uri="s3://out-bucket/p/", out_n
     return {
         "ProcessingJobName": "proc-1",
         "ProcessingInputs": [
-            {"InputName": "raw", "S3Input": {"S3Uri": in_uri, "LocalPath": "/opt/ml/processing/raw", "S3DataType": "S3Prefix", "S3InputMode": "File"}}
+            {
+                "InputName": "raw",
+                "S3Input": {
+                    "S3Uri": in_uri,
+                    "LocalPath": "/opt/ml/processing/raw",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            }
         ],
         "ProcessingOutputConfig": {"Outputs": [output]},
         "AppSpecification": {"ImageUri": "123.dkr.ecr.us-east-1.amazonaws.com/img:1"},
@@ -287,7 +293,11 @@ def test_enforce_never_mutates_its_input_when_fixing_everything():
     )
     request["AlgorithmSpecification"]["TrainingInputMode"] = "Pipe"
     request["InputDataConfig"].append(
-        {"ChannelName": "val", "InputMode": "Pipe", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bk2/v/"}}}
+        {
+            "ChannelName": "val",
+            "InputMode": "Pipe",
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bk2/v/"}},
+        }
     )
     before = copy.deepcopy(request)
 
@@ -307,7 +317,13 @@ def test_enforce_never_mutates_its_input_when_fixing_everything():
     assert fixed["ProfilerConfig"] == {"DisableProfiler": True}
     assert fixed["AlgorithmSpecification"]["TrainingInputMode"] == "File"
     assert fixed["InputDataConfig"][1]["InputMode"] == "File"
-    for key in ("DebugHookConfig", "DebugRuleConfigurations", "TensorBoardOutputConfig", "ProfilerRuleConfigurations", "RemoteDebugConfig"):
+    for key in (
+        "DebugHookConfig",
+        "DebugRuleConfigurations",
+        "TensorBoardOutputConfig",
+        "ProfilerRuleConfigurations",
+        "RemoteDebugConfig",
+    ):
         assert key not in fixed
     again, more = enforce(fixed, "training")
     assert (again, more) == (fixed, [])

@@ -24,7 +24,11 @@ NAME = st.builds(lambda a, b: a + b, st.sampled_from(ALNUM), st.text(ALNUM + "._
 JOB_NAME = st.builds(lambda a, b: a + b, st.sampled_from(ALNUM), st.text(ALNUM + "-", max_size=8)).map(
     lambda name: name.rstrip("-")  # letters, digits and hyphens, not ending in one
 )
-BUCKET = st.builds(lambda a, b: a + b, st.sampled_from(string.ascii_lowercase + string.digits), st.text(string.ascii_lowercase + string.digits + ".-", min_size=2, max_size=10))
+BUCKET = st.builds(
+    lambda a, b: a + b,
+    st.sampled_from(string.ascii_lowercase + string.digits),
+    st.text(string.ascii_lowercase + string.digits + ".-", min_size=2, max_size=10),
+)
 KEY = st.one_of(st.just(""), st.just("/"), st.text(ALNUM + "/_.=-", max_size=14).map(lambda k: "/" + k))
 S3_URI = st.builds(lambda b, k: f"s3://{b}{k}", BUCKET, KEY)
 
@@ -281,9 +285,7 @@ def check_processing_fix(original, fixed):
     for old, new in zip(before, after, strict=False):
         assert {k: v for k, v in new.items() if k != "S3Input"} == {k: v for k, v in old.items() if k != "S3Input"}
         old_s3, new_s3 = old["S3Input"], new["S3Input"]
-        assert {k: v for k, v in new_s3.items() if k != "S3InputMode"} == {
-            k: v for k, v in old_s3.items() if k != "S3InputMode"
-        }
+        assert {k: v for k, v in new_s3.items() if k != "S3InputMode"} == {k: v for k, v in old_s3.items() if k != "S3InputMode"}
         assert ("S3InputMode" in new_s3) == ("S3InputMode" in old_s3)
         if "S3InputMode" in old_s3:
             assert new_s3["S3InputMode"] == ("File" if old_s3["S3InputMode"] == "Pipe" else old_s3["S3InputMode"])
@@ -325,9 +327,7 @@ def test_training_error_mode_raises_iff_an_explicit_change(request, options):
             enforce(request, "training", on_violation="error", **options)
         err = caught.value
         assert err.rule == explicit_changes[0].rule
-        assert [(f.rule, f.action, f.where) for f in err.findings] == [
-            (f.rule, "refused", f.where) for f in explicit_changes
-        ]
+        assert [(f.rule, f.action, f.where) for f in err.findings] == [(f.rule, "refused", f.where) for f in explicit_changes]
     else:
         strict, strict_findings = enforce(request, "training", on_violation="error", **options)
         assert strict == fixed
@@ -390,10 +390,14 @@ def _tag(key):
 
 # up to 60 user tags (lengths drawn uniformly, so lists near and above the 50-tag limit are common)
 # plus up to 6 tags under our prefix, shuffled together, at most 60 in all
-USER_TAGS = st.tuples(
-    st.integers(0, 60).flatmap(lambda n: st.lists(_tag(OTHER_KEY), min_size=n, max_size=n)),
-    st.lists(_tag(OUR_KEY), max_size=6),
-).flatmap(lambda parts: st.permutations(parts[0] + parts[1])).map(lambda tags: tags[:60])
+USER_TAGS = (
+    st.tuples(
+        st.integers(0, 60).flatmap(lambda n: st.lists(_tag(OTHER_KEY), min_size=n, max_size=n)),
+        st.lists(_tag(OUR_KEY), max_size=6),
+    )
+    .flatmap(lambda parts: st.permutations(parts[0] + parts[1]))
+    .map(lambda tags: tags[:60])
+)
 RECORD = st.dictionaries(
     st.sampled_from(KEYS + ("s3ag:other",)),
     st.one_of(st.text(max_size=40), st.text(min_size=250, max_size=400), st.text(alphabet=",;!?<>\n\t ", max_size=20)),
@@ -453,24 +457,80 @@ def test_merge_tags_keeps_user_tags_and_fits_aws_limits(existing, record):
 # --------------------------------------------------------------------------- properties: any request shape at all
 
 KNOWN_KEYS = (
-    "InputDataConfig", "AlgorithmSpecification", "OutputDataConfig", "CheckpointConfig", "DebugHookConfig",
-    "DebugRuleConfigurations", "TensorBoardOutputConfig", "ProfilerConfig", "ProfilerRuleConfigurations",
-    "RemoteDebugConfig", "ProcessingInputs", "ProcessingOutputConfig", "TrainingJobDefinition",
-    "TrainingJobDefinitions", "Tags", "TrainingJobName", "ProcessingJobName", "HyperParameterTuningJobName",
-    "ChannelName", "DataSource", "S3DataSource", "S3Uri", "S3DataType", "InputMode", "TrainingInputMode",
-    "S3Input", "S3InputMode", "S3CompressionType", "Outputs", "S3Output", "OutputName", "InputName",
-    "EnableRemoteDebug", "DisableProfiler", "Key", "Value", "DatasetDefinition", "CompressionType",
-    "RecordWrapperType", "AttributeNames", "S3OutputPath", "Get", "Std:Join", "On", "Values",
+    "InputDataConfig",
+    "AlgorithmSpecification",
+    "OutputDataConfig",
+    "CheckpointConfig",
+    "DebugHookConfig",
+    "DebugRuleConfigurations",
+    "TensorBoardOutputConfig",
+    "ProfilerConfig",
+    "ProfilerRuleConfigurations",
+    "RemoteDebugConfig",
+    "ProcessingInputs",
+    "ProcessingOutputConfig",
+    "TrainingJobDefinition",
+    "TrainingJobDefinitions",
+    "Tags",
+    "TrainingJobName",
+    "ProcessingJobName",
+    "HyperParameterTuningJobName",
+    "ChannelName",
+    "DataSource",
+    "S3DataSource",
+    "S3Uri",
+    "S3DataType",
+    "InputMode",
+    "TrainingInputMode",
+    "S3Input",
+    "S3InputMode",
+    "S3CompressionType",
+    "Outputs",
+    "S3Output",
+    "OutputName",
+    "InputName",
+    "EnableRemoteDebug",
+    "DisableProfiler",
+    "Key",
+    "Value",
+    "DatasetDefinition",
+    "CompressionType",
+    "RecordWrapperType",
+    "AttributeNames",
+    "S3OutputPath",
+    "Get",
+    "Std:Join",
+    "On",
+    "Values",
 )
 SCALAR = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12),
-    st.sampled_from(["Pipe", "File", "FastFile", "Gzip", "RecordIO", "ManifestFile", "AugmentedManifestFile",
-                     "s3://b/k/", "s3://", "https://b.s3.amazonaws.com/k", "file:///x", "s3:/bad"]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "Pipe",
+            "File",
+            "FastFile",
+            "Gzip",
+            "RecordIO",
+            "ManifestFile",
+            "AugmentedManifestFile",
+            "s3://b/k/",
+            "s3://",
+            "https://b.s3.amazonaws.com/k",
+            "file:///x",
+            "s3:/bad",
+        ]
+    ),
 )
 SHAPE = st.recursive(
     SCALAR,
     lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max_size=6)), children, max_size=5)
+        st.lists(children, max_size=4),
+        st.dictionaries(st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max_size=6)), children, max_size=5),
     ),
     max_leaves=30,
 )
@@ -478,7 +538,11 @@ ANY_REQUEST = st.dictionaries(st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max
 
 
 @settings(max_examples=500, deadline=None)
-@given(request=ANY_REQUEST, job_type=st.sampled_from(["training", "processing", "tuning"]), on_violation=st.sampled_from(["fix", "error"]))
+@given(
+    request=ANY_REQUEST,
+    job_type=st.sampled_from(["training", "processing", "tuning"]),
+    on_violation=st.sampled_from(["fix", "error"]),
+)
 def test_any_request_shape_gets_a_decision_or_a_documented_error(request, job_type, on_violation):
     """Random shapes through the rules, the locations and the whole decision: only the documented errors
     escape (ConsiderationError; TypeError/ValueError naming a malformed tag), and no rule ever crashes."""
@@ -490,8 +554,12 @@ def test_any_request_shape_gets_a_decision_or_a_documented_error(request, job_ty
     before = copy.deepcopy(request)
     s3_locations(request, job_type)  # never raises, whatever the shape
     try:
-        fixed, decision = decide(request, job_type, settings=Settings(on_violation=on_violation),
-                                 identity_propagation=IdentityPropagation(True, "test"))
+        fixed, decision = decide(
+            request,
+            job_type,
+            settings=Settings(on_violation=on_violation),
+            identity_propagation=IdentityPropagation(True, "test"),
+        )
     except ConsiderationError as err:
         crashed = [f for f in err.findings if "could not check this request" in f.message]
         assert crashed == [], crashed

@@ -194,7 +194,13 @@ def test_run_patches_an_unchanged_script_and_passes_arguments_and_exit_code(pipe
     assert value(result.stdout, "SETTINGS") == {**DEFAULT_SETTINGS, "identity_propagation": True}
     assert value(result.stdout, "MODE") == "File"
     tags = value(result.stdout, "TAGS")
-    assert sorted(tags) == ["s3ag:adjustments", "s3ag:credentials", "s3ag:identity-propagation", "s3ag:launched-by", "s3ag:version"]
+    assert sorted(tags) == [
+        "s3ag:adjustments",
+        "s3ag:credentials",
+        "s3ag:identity-propagation",
+        "s3ag:launched-by",
+        "s3ag:version",
+    ]
     assert tags["s3ag:adjustments"] == ADJUSTED
     assert tags["s3ag:credentials"] == "access-grants"
     assert tags["s3ag:identity-propagation"] == "enabled"
@@ -247,7 +253,9 @@ def test_on_violation_error_makes_the_script_fail_before_the_job(pipeline_runs):
 def test_a_program_that_never_imports_sagemaker_does_not_import_it(no_sagemaker, child_env, tmp_path):
     site = tmp_path / "site"
     site.mkdir()
-    (site / "sitecustomize.py").write_text("import sys\nif sys.argv[:1] != ['-m']:  # not in s3ag itself\n    print('USER-SITE')\n")
+    (site / "sitecustomize.py").write_text(
+        "import sys\nif sys.argv[:1] != ['-m']:  # not in s3ag itself\n    print('USER-SITE')\n"
+    )
     child_env["PYTHONPATH"] = str(site)
     result = execute([*S3AG, "run", "--", "python", no_sagemaker.name, "3", "a b"], child_env, tmp_path)
     assert result.returncode == 3, result.stderr
@@ -265,13 +273,22 @@ def test_a_program_that_never_imports_sagemaker_does_not_import_it(no_sagemaker,
 def test_every_setting_reaches_the_program(no_sagemaker, child_env, tmp_path):
     result = execute(
         [
-            *S3AG, "run",
-            "--identity-propagation", "off",
-            "--on-violation", "error",
-            "--on-fallback", "deny",
-            "--pipe-mode-replacement", "FastFile",
-            "--preflight-timeout", "2.5",
-            "--", "python", no_sagemaker.name, "0",
+            *S3AG,
+            "run",
+            "--identity-propagation",
+            "off",
+            "--on-violation",
+            "error",
+            "--on-fallback",
+            "deny",
+            "--pipe-mode-replacement",
+            "FastFile",
+            "--preflight-timeout",
+            "2.5",
+            "--",
+            "python",
+            no_sagemaker.name,
+            "0",
         ],
         child_env,
         tmp_path,
@@ -289,7 +306,9 @@ def test_every_setting_reaches_the_program(no_sagemaker, child_env, tmp_path):
 def test_the_installed_console_script_runs_too(no_sagemaker, child_env, tmp_path):
     console = os.path.join(VENV_BIN, "s3ag")
     assert os.access(console, os.X_OK)
-    result = execute([console, "run", "--identity-propagation", "on", "--", "python", no_sagemaker.name, "0"], child_env, tmp_path)
+    result = execute(
+        [console, "run", "--identity-propagation", "on", "--", "python", no_sagemaker.name, "0"], child_env, tmp_path
+    )
     assert result.returncode == 0, result.stderr
     report = value(result.stdout, "REPORT")
     assert json.loads(report["settings"]) == {**DEFAULT_SETTINGS, "identity_propagation": True}
@@ -308,7 +327,9 @@ def test_an_interpreter_without_sagemaker_s3ag_still_runs_the_existing_sitecusto
         pytest.skip("the base interpreter has sagemaker-s3ag")
     site = tmp_path / "site"
     site.mkdir()
-    (site / "sitecustomize.py").write_text("import sys\nif sys.argv[:1] != ['-m']:  # not in s3ag itself\n    print('USER-SITE')\n")
+    (site / "sitecustomize.py").write_text(
+        "import sys\nif sys.argv[:1] != ['-m']:  # not in s3ag itself\n    print('USER-SITE')\n"
+    )
     script = tmp_path / "plain.py"
     script.write_text("print('PLAIN-RAN')\n")
     child_env["PYTHONPATH"] = str(site)
@@ -328,10 +349,14 @@ def test_an_interpreter_without_sagemaker_s3ag_still_runs_the_existing_sitecusto
         (["--"], "s3ag: error: nothing to run: give a command after --, e.g. s3ag run -- python train.py\n"),
         (["--on-violation", "error"], "s3ag: error: nothing to run: give a command after --, e.g. s3ag run -- python train.py\n"),
         (["--", "s3ag-no-such-command", "x"], "s3ag: error: 's3ag-no-such-command': command not found\n"),
-        (["--preflight-timeout", "0", "--", "python", "-c", "pass"],
-         "s3ag run: error: argument --preflight-timeout: '0' is not a number of seconds above 0 and at most 600\n"),
-        (["--preflight-timeout", "nan", "--", "python", "-c", "pass"],
-         "s3ag run: error: argument --preflight-timeout: 'nan' is not a number of seconds above 0 and at most 600\n"),
+        (
+            ["--preflight-timeout", "0", "--", "python", "-c", "pass"],
+            "s3ag run: error: argument --preflight-timeout: '0' is not a number of seconds above 0 and at most 600\n",
+        ),
+        (
+            ["--preflight-timeout", "nan", "--", "python", "-c", "pass"],
+            "s3ag run: error: argument --preflight-timeout: 'nan' is not a number of seconds above 0 and at most 600\n",
+        ),
     ],
     ids=["no-command", "only-dashes", "settings-only", "missing-command", "bad-setting", "nan-setting"],
 )

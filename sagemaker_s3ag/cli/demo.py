@@ -49,7 +49,9 @@ def _v2_jobs(session: Any, bucket: str, image: str, common: dict[str, Any]) -> _
     from sagemaker_s3ag.sdk.v2.mixins import GrantAwareEstimator
 
     def estimator(**extra: Any) -> Any:
-        return GrantAwareEstimator(image_uri=image, output_path=f"s3://{bucket}/models/", sagemaker_session=session, **common, **extra)
+        return GrantAwareEstimator(
+            image_uri=image, output_path=f"s3://{bucket}/models/", sagemaker_session=session, **common, **extra
+        )
 
     def training() -> Any:
         est = estimator(input_mode="Pipe", tags=[{"Key": "team", "Value": "forecasting"}])
@@ -59,13 +61,17 @@ def _v2_jobs(session: Any, bucket: str, image: str, common: dict[str, Any]) -> _
 
     def processing(mode: str) -> Any:
         proc = GrantAwareProcessor(image_uri=image, sagemaker_session=session, **common)
-        raw = ProcessingInput(source=f"s3://{bucket}/raw/", destination="/opt/ml/processing/input", input_name="raw", s3_input_mode=mode)
+        raw = ProcessingInput(
+            source=f"s3://{bucket}/raw/", destination="/opt/ml/processing/input", input_name="raw", s3_input_mode=mode
+        )
         clean = ProcessingOutput(source="/opt/ml/processing/output", destination=f"s3://{bucket}/clean/")
         proc.run(inputs=[raw], outputs=[clean], wait=False, logs=False)
         return proc
 
     def athena(proc: Any) -> None:
-        definition = DatasetDefinition(local_path="/opt/ml/processing/athena", athena_dataset_definition=AthenaDatasetDefinition(**_ATHENA))
+        definition = DatasetDefinition(
+            local_path="/opt/ml/processing/athena", athena_dataset_definition=AthenaDatasetDefinition(**_ATHENA)
+        )
         proc.run(inputs=[ProcessingInput(input_name="orders", dataset_definition=definition)], wait=False)
 
     def denied_training(uri: str) -> None:
@@ -114,13 +120,21 @@ def _v3_jobs(session: Any, bucket: str, image: str, common: dict[str, Any]) -> _
             input_mode="File",
             data_source=DataSource(s3_data_source=S3DataSource(s3_data_type="S3Prefix", s3_uri=f"s3://{bucket}/val/")),
         )
-        job.train(input_data_config=[InputData(channel_name="train", data_source=f"s3://{bucket}/train/"), validation], wait=False, logs=False)
+        job.train(
+            input_data_config=[InputData(channel_name="train", data_source=f"s3://{bucket}/train/"), validation],
+            wait=False,
+            logs=False,
+        )
         return job
 
     def processing(mode: str) -> Any:
         proc = GrantAwareProcessor(image_uri=image, sagemaker_session=session, **common)
-        raw = ProcessingS3Input(s3_uri=f"s3://{bucket}/raw/", local_path="/opt/ml/processing/input", s3_data_type="S3Prefix", s3_input_mode=mode)
-        clean = ProcessingS3Output(s3_uri=f"s3://{bucket}/clean/", local_path="/opt/ml/processing/output", s3_upload_mode="EndOfJob")
+        raw = ProcessingS3Input(
+            s3_uri=f"s3://{bucket}/raw/", local_path="/opt/ml/processing/input", s3_data_type="S3Prefix", s3_input_mode=mode
+        )
+        clean = ProcessingS3Output(
+            s3_uri=f"s3://{bucket}/clean/", local_path="/opt/ml/processing/output", s3_upload_mode="EndOfJob"
+        )
         proc.run(
             inputs=[ProcessingInput(input_name="raw", s3_input=raw)],
             outputs=[ProcessingOutput(output_name="clean", s3_output=clean)],
@@ -130,13 +144,23 @@ def _v3_jobs(session: Any, bucket: str, image: str, common: dict[str, Any]) -> _
         return proc
 
     def athena(proc: Any) -> None:
-        definition = DatasetDefinition(local_path="/opt/ml/processing/athena", athena_dataset_definition=AthenaDatasetDefinition(**_ATHENA))
+        definition = DatasetDefinition(
+            local_path="/opt/ml/processing/athena", athena_dataset_definition=AthenaDatasetDefinition(**_ATHENA)
+        )
         proc.run(inputs=[ProcessingInput(input_name="orders", dataset_definition=definition)], wait=False, logs=False)
 
     def denied_training(uri: str) -> None:
-        trainer(on_fallback="deny").train(input_data_config=[InputData(channel_name="train", data_source=uri)], wait=False, logs=False)
+        trainer(on_fallback="deny").train(
+            input_data_config=[InputData(channel_name="train", data_source=uri)], wait=False, logs=False
+        )
 
-    return _Jobs("GrantAwareModelTrainer.train() with training_input_mode='Pipe' and remote debugging", training, processing, athena, denied_training)
+    return _Jobs(
+        "GrantAwareModelTrainer.train() with training_input_mode='Pipe' and remote debugging",
+        training,
+        processing,
+        athena,
+        denied_training,
+    )
 
 
 _ATHENA = {

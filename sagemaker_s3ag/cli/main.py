@@ -1,17 +1,17 @@
 """The ``s3ag`` command.
 
-    s3ag demo                     grant-aware jobs with TIP on, against the embedded emulator (no AWS account)
-    s3ag rules [--markdown]       the S3 Access Grants rules this package enforces
-    s3ag policy [--region R] [--account A] --grants-role ROLE [--trust]
-                                  the execution-role policy (or the location role's trust policy), JSON for IAM
-    s3ag doctor [--role ARN] [--prefix s3://...]...
-                                  is S3 Access Grants wired, and do grants govern? (exit 1 if not)
-    s3ag describe JOB [--json] [--locations]
-                                  a job's s3ag: record, read back from its tags
-    s3ag jobs [--since 7d] [--credentials iam-role] [--json]
-                                  recent jobs and how they read S3
-    s3ag run [SETTINGS] -- COMMAND [ARGS ...]
-                                  run a program with every SageMaker SDK class patched
+s3ag demo                     grant-aware jobs with TIP on, against the embedded emulator (no AWS account)
+s3ag rules [--markdown]       the S3 Access Grants rules this package enforces
+s3ag policy [--region R] [--account A] --grants-role ROLE [--trust]
+                              the execution-role policy (or the location role's trust policy), JSON for IAM
+s3ag doctor [--role ARN] [--prefix s3://...]...
+                              is S3 Access Grants wired, and do grants govern? (exit 1 if not)
+s3ag describe JOB [--json] [--locations]
+                              a job's s3ag: record, read back from its tags
+s3ag jobs [--since 7d] [--credentials iam-role] [--json]
+                              recent jobs and how they read S3
+s3ag run [SETTINGS] -- COMMAND [ARGS ...]
+                              run a program with every SageMaker SDK class patched
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from sagemaker_s3ag.sdk.installed import sdk_class
 
 def rules_markdown() -> str:
     """The rules table of the README, generated from the rule registry."""
-    lines = ["| id | applies to | rule | what `on_violation=\"fix\"` does |", "|---|---|---|---|"]
+    lines = ['| id | applies to | rule | what `on_violation="fix"` does |', "|---|---|---|---|"]
     for rule in RULES:
         jobs = ", ".join(sorted(rule.job_types))
         lines.append(f"| `{rule.id}` | {jobs} | {rule.summary} {rule.why} | {rule.fix} |")
@@ -99,7 +99,6 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
 
 def _doctor(args: argparse.Namespace, out: TextIO) -> int:
     from botocore.exceptions import NoCredentialsError
-
 
     session = _boto_session(args.region)
     if session.get_credentials() is None:
@@ -240,8 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Grants rules, preflight and records without a code change. Arguments and exit code pass through.",
         epilog="example: s3ag run --on-fallback deny -- python build_pipeline.py --upsert",
     )
-    run.add_argument("--identity-propagation", choices=("auto", "on", "off"), default="auto",
-                     help="whether the Studio domain has TIP on (default: detect)")
+    run.add_argument(
+        "--identity-propagation",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="whether the Studio domain has TIP on (default: detect)",
+    )
     run.add_argument("--on-violation", choices=("fix", "error"), default="fix", help="default: fix")
     run.add_argument("--on-fallback", choices=("allow", "warn", "deny"), default="warn", help="default: warn")
     run.add_argument("--pipe-mode-replacement", choices=("File", "FastFile"), default="File", help="default: File")
@@ -299,8 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     describe = commands.add_parser(
         "describe",
         help="show a job's s3ag: record",
-        description="Reads the s3ag: record of a training or processing job from its tags, with your "
-        "credentials and Region.",
+        description="Reads the s3ag: record of a training or processing job from its tags, with your credentials and Region.",
         epilog="example: s3ag describe my-job-2026-11-30-10-00-00-000 --locations",
     )
     describe.add_argument("job", help="training or processing job name")
@@ -354,7 +356,6 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> 
         return int(args.handler(args, stream))
     except Exception as err:  # a CLI answers with a sentence, not a traceback
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
-
 
         if isinstance(err, NoRegionError):
             sys.stderr.write("s3ag: error: no AWS Region: pass --region or set AWS_DEFAULT_REGION\n")

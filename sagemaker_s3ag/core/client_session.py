@@ -33,7 +33,9 @@ class ClientSession:
         self._events = meta.events
         self._proxies = getattr(meta.config, "proxies", None)
         getter = getattr(client, "_get_credentials", None)  # botocore >= 1.29; the signer's own credentials
-        self._credentials = getter() if callable(getter) else getattr(getattr(client, "_request_signer", None), "_credentials", None)
+        self._credentials = (
+            getter() if callable(getter) else getattr(getattr(client, "_request_signer", None), "_credentials", None)
+        )
 
     def _session(self) -> Any:
         """A botocore session with the client's event hooks as they are now (a copy: the client's stay its own)."""

@@ -95,8 +95,7 @@ class Decision:
         if self.findings:
             lines.append("  findings:")
             lines.extend(
-                f"    {f.action:<8} {f.rule:<18} {f.where}: {f.message}"
-                + ("" if f.explicit else " (SDK default)")
+                f"    {f.action:<8} {f.rule:<18} {f.where}: {f.message}" + ("" if f.explicit else " (SDK default)")
                 for f in self.findings
             )
         if self.locations:

@@ -95,7 +95,17 @@ class GrantAwareWarning(UserWarning):
     """
 
 
-_LIBRARY_MODULES = ("sagemaker", "sagemaker_s3ag", "wrapt", "botocore", "boto3", "concurrent", "threading", "pydantic", "pydantic_core")
+_LIBRARY_MODULES = (
+    "sagemaker",
+    "sagemaker_s3ag",
+    "wrapt",
+    "botocore",
+    "boto3",
+    "concurrent",
+    "threading",
+    "pydantic",
+    "pydantic_core",
+)
 
 
 def warn(message: str) -> None:

@@ -118,10 +118,7 @@ def _from_environment() -> Optional[IdentityPropagation]:
             return IdentityPropagation(True, f"environment {name}")
         if value in _FALSE:
             return IdentityPropagation(False, f"environment {name}")
-        warn(
-            f"[s3ag:identity-propagation] {name}={raw!r} is neither true/1/yes/enabled/on nor "
-            "false/0/no/disabled/off; ignored"
-        )
+        warn(f"[s3ag:identity-propagation] {name}={raw!r} is neither true/1/yes/enabled/on nor false/0/no/disabled/off; ignored")
     return None
 
 

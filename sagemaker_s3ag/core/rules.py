@@ -258,8 +258,7 @@ def _debugger(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding
         "debugger",
         {
             "DebugHookConfig": "SageMaker Debugger cannot run with trusted identity propagation; hook removed",
-            "DebugRuleConfigurations": "SageMaker Debugger rules cannot run with trusted identity propagation; "
-            "rules removed",
+            "DebugRuleConfigurations": "SageMaker Debugger rules cannot run with trusted identity propagation; rules removed",
             "TensorBoardOutputConfig": "TensorBoard output is written by SageMaker Debugger, which cannot run "
             "with trusted identity propagation; removed (write TensorBoard logs to the output path instead)",
         },
@@ -271,10 +270,7 @@ def _profiler(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding
         request,
         ctx,
         "profiler",
-        {
-            "ProfilerRuleConfigurations": "SageMaker Profiler rules cannot run with trusted identity "
-            "propagation; rules removed"
-        },
+        {"ProfilerRuleConfigurations": "SageMaker Profiler rules cannot run with trusted identity propagation; rules removed"},
     )
     config = request.get("ProfilerConfig")
     if config is not None and (is_unresolved(config) or as_mapping(config).get("DisableProfiler") is not True):
@@ -365,7 +361,9 @@ _CHANNEL_NAME = re.compile(r"[A-Za-z0-9.\-_]{1,64}")
 
 def _names(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding]]:
     findings = [
-        Finding("names", "refused", key, f"{show(value)} is not a job name SageMaker takes: 1 to {limit} letters, digits and hyphens")
+        Finding(
+            "names", "refused", key, f"{show(value)} is not a job name SageMaker takes: 1 to {limit} letters, digits and hyphens"
+        )
         for key, limit in _JOB_NAMES.items()
         if isinstance(value := request.get(key), str) and not (len(value) <= limit and _JOB_NAME.fullmatch(value))
     ]
@@ -377,8 +375,14 @@ def _names(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding]]:
             if name is None or is_unresolved(name):
                 continue  # a missing name is botocore's to refuse (a required field)
             if not isinstance(name, str) or not _CHANNEL_NAME.fullmatch(name):
-                findings.append(Finding("names", "refused", where, f"{show(name)} is not a channel name SageMaker takes: "
-                                        "1 to 64 letters, digits and . - _"))
+                findings.append(
+                    Finding(
+                        "names",
+                        "refused",
+                        where,
+                        f"{show(name)} is not a channel name SageMaker takes: 1 to 64 letters, digits and . - _",
+                    )
+                )
             elif name in seen:
                 findings.append(Finding("names", "refused", where, f"channel {name!r} is given twice"))
             else:

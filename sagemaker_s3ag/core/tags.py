@@ -125,7 +125,9 @@ def check_tags(tags: Any) -> list[Mapping[str, Any]]:
             if not isinstance(value, str):
                 raise TypeError(f"tag #{index} {_short(tag)}: its Value must be a string")
             if len(value) > MAX_VALUE or _NOT_ALLOWED.search(value):
-                raise ValueError(f"tag #{index} {_short(tag)}: a Value has at most {MAX_VALUE} letters, digits, spaces or _ . : / = + - @")
+                raise ValueError(
+                    f"tag #{index} {_short(tag)}: a Value has at most {MAX_VALUE} letters, digits, spaces or _ . : / = + - @"
+                )
         if key in seen:
             raise ValueError(f"tag #{index} {_short(tag)}: the key {key!r} is given twice")
         seen.add(key)

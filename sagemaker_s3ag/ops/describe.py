@@ -99,8 +99,7 @@ class JobRecord:
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-            for k, v in self._rows()
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in self._rows()
         )
         return f"<table>{rows}</table>"
 
@@ -129,9 +128,7 @@ def _describe(client: Any, job_name: str) -> tuple[str, dict[str, Any]]:
     raise JobRecordNotFound(job_name)
 
 
-def describe_job(
-    job_name: str, sagemaker_session: Any = None, *, locations: bool = False, timeout: float = 5.0
-) -> JobRecord:
+def describe_job(job_name: str, sagemaker_session: Any = None, *, locations: bool = False, timeout: float = 5.0) -> JobRecord:
     """Read the ``s3ag:`` record of a training or processing job from its tags.
 
     Args:
@@ -151,9 +148,13 @@ def describe_job(
         sagemaker_session = sdk_class("Session")()
     client = sagemaker_session.sagemaker_client
     job_type, description = _describe(client, job_name)
-    arn_key, status_key = ("TrainingJobArn", "TrainingJobStatus") if job_type == "training" else (
-        "ProcessingJobArn",
-        "ProcessingJobStatus",
+    arn_key, status_key = (
+        ("TrainingJobArn", "TrainingJobStatus")
+        if job_type == "training"
+        else (
+            "ProcessingJobArn",
+            "ProcessingJobStatus",
+        )
     )
     arn = description[arn_key]
     tags = job_tags(client, arn)

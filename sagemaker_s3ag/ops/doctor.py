@@ -100,8 +100,13 @@ def _instance_checks(s3control: Any, account: str, region: str, partition: str) 
             ], None
         if "NotFound" in _error_code(err) or "NotExist" in _error_code(err):
             return [
-                Check("Access Grants instance", "fail", f"none in {region} for account {account}: create one "
-                      "(aws s3control create-access-grants-instance --identity-center-arn ...)", True),
+                Check(
+                    "Access Grants instance",
+                    "fail",
+                    f"none in {region} for account {account}: create one "
+                    "(aws s3control create-access-grants-instance --identity-center-arn ...)",
+                    True,
+                ),
                 Check("IAM Identity Center", "could not check", "no Access Grants instance", True),
             ], None
         return [Check("Access Grants instance", "could not check", f"failed: {err}", True)], None
@@ -111,8 +116,15 @@ def _instance_checks(s3control: Any, account: str, region: str, partition: str) 
     if center:
         checks.append(Check("IAM Identity Center", "ok", f"associated with {center}", True))
     else:
-        checks.append(Check("IAM Identity Center", "fail", "the instance is not associated with IAM Identity Center: "
-                            "grants to directory users and groups cannot match (associate-access-grants-identity-center)", True))
+        checks.append(
+            Check(
+                "IAM Identity Center",
+                "fail",
+                "the instance is not associated with IAM Identity Center: "
+                "grants to directory users and groups cannot match (associate-access-grants-identity-center)",
+                True,
+            )
+        )
     return checks, arn
 
 
@@ -154,8 +166,14 @@ def _residual_checks(iam: Any, role_arn: Optional[str], prefixes: Iterable[str],
             continue
         direct = [action for action, ok in allowed.items() if ok]
         if direct:
-            checks.append(Check(name, "warn", f"the role itself may {', '.join(direct)}: a job whose grant fails "
-                                "falls back and still succeeds, so grants do not govern it; remove these permissions"))
+            checks.append(
+                Check(
+                    name,
+                    "warn",
+                    f"the role itself may {', '.join(direct)}: a job whose grant fails "
+                    "falls back and still succeeds, so grants do not govern it; remove these permissions",
+                )
+            )
         else:
             checks.append(Check(name, "ok", "the role has no S3 access of its own here: only grants let jobs in"))
     return checks
@@ -231,7 +249,9 @@ def doctor(
     checks.extend(instance_checks)
     iam = boto_session.client("iam")
     checks.extend(
-        _role_checks(iam, role_arn, instance_arn or f"arn:{partition}:s3:{region}:{account_id}:access-grants/default", grants_role)
+        _role_checks(
+            iam, role_arn, instance_arn or f"arn:{partition}:s3:{region}:{account_id}:access-grants/default", grants_role
+        )
     )
     checks.extend(_residual_checks(iam, role_arn, prefixes, partition))
     checks.extend(_grant_checks(boto_session, prefixes, timeout))

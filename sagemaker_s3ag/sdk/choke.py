@@ -364,4 +364,3 @@ def install() -> None:
         if not _installed:
             wrapt.wrap_function_wrapper("botocore.client", "BaseClient._make_api_call", _api_call)
             _installed = True
-

@@ -248,10 +248,11 @@ def queue_submit(preview: Callable[[Any, Any], Mapping[str, Any]]) -> Wrapper:
         settings = settings_for(job) if job is not None else None
         if settings is None or current() is not None:
             return wrapped(*args, **kwargs)
-        return launch(job, settings, "training", wrapped, args, kwargs, preview=lambda call: preview(job, call.arguments.get("inputs")))
+        return launch(
+            job, settings, "training", wrapped, args, kwargs, preview=lambda call: preview(job, call.arguments.get("inputs"))
+        )
 
     return wrapper
-
 
 
 def outermost(step: Step) -> Wrapper:

@@ -36,7 +36,13 @@ _classes: dict[type, type] = {}
 # By major: (module, base class, mixin module, mixin) for training; processing is shared.
 _TRAINING = {
     2: ("sagemaker.estimator", "EstimatorBase", "sagemaker_s3ag.sdk.v2.mixins", "GrantAwareTrainingMixin", "estimator"),
-    3: ("sagemaker.train.model_trainer", "ModelTrainer", "sagemaker_s3ag.sdk.v3.mixins", "GrantAwareTrainingMixin", "ModelTrainer"),
+    3: (
+        "sagemaker.train.model_trainer",
+        "ModelTrainer",
+        "sagemaker_s3ag.sdk.v3.mixins",
+        "GrantAwareTrainingMixin",
+        "ModelTrainer",
+    ),
 }
 
 

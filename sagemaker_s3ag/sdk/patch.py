@@ -79,7 +79,9 @@ def _resolve(hooks: Any) -> list[tuple[type, str, Any]]:
         try:
             module = importlib.import_module(module_name)
         except ImportError as err:
-            raise UnsupportedSDKError(f"{module_name} cannot be imported from this SageMaker SDK ({err}); nothing was patched") from err
+            raise UnsupportedSDKError(
+                f"{module_name} cannot be imported from this SageMaker SDK ({err}); nothing was patched"
+            ) from err
         class_name, attribute = path.split(".")
         owner = getattr(module, class_name, None)
         if owner is not None and attribute not in vars(owner) and path in hooks.OPTIONAL:

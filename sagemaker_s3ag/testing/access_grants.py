@@ -143,9 +143,7 @@ class AccessGrantsTable:
     def instance_for_prefix(self, account_id: str, prefix: str) -> dict[str, str]:
         self._record("GetAccessGrantsInstanceForPrefix", {"AccountId": account_id, "S3Prefix": prefix})
         if "GetAccessGrantsInstanceForPrefix" in self.denied_operations:
-            raise AccessGrantsError(
-                "AccessDenied", "User is not authorized to perform: s3:GetAccessGrantsInstanceForPrefix", 403
-            )
+            raise AccessGrantsError("AccessDenied", "User is not authorized to perform: s3:GetAccessGrantsInstanceForPrefix", 403)
         bucket = self._bucket(prefix)
         if bucket in self.no_instance:
             raise AccessGrantsError("AccessGrantsInstanceNotExistsError", "Access Grants Instance does not exist", 404)

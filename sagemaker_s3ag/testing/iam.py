@@ -1,8 +1,8 @@
 """Fake IAM policy simulator: ``SimulatePrincipalPolicy`` answered from a table (moto has none).
 
-    from sagemaker_s3ag.testing import PolicySimulator
-    simulator = PolicySimulator({"s3:GetDataAccess": ["arn:aws:s3:*:*:access-grants/default"]})
-    simulator.install(boto_session)      # clients created from the session after this are answered
+from sagemaker_s3ag.testing import PolicySimulator
+simulator = PolicySimulator({"s3:GetDataAccess": ["arn:aws:s3:*:*:access-grants/default"]})
+simulator.install(boto_session)      # clients created from the session after this are answered
 """
 
 from __future__ import annotations

@@ -64,8 +64,9 @@ def test_missing_job(session):
 def test_locations_are_rebuilt_from_the_job_on_request(session, access_grants):
     access_grants.grants.clear()
     access_grants.grant("s3://s3ag-demo/train/*", "READ")
-    est = GrantAwareEstimator(**COMMON, sagemaker_session=session, identity_propagation=True,
-                              output_path="s3://s3ag-demo/models/", on_fallback="allow")
+    est = GrantAwareEstimator(
+        **COMMON, sagemaker_session=session, identity_propagation=True, output_path="s3://s3ag-demo/models/", on_fallback="allow"
+    )
     est.fit({"train": "s3://s3ag-demo/train/"}, wait=False, logs=False)
     assert describe_job(est.latest_training_job.name, session).locations == ()
     access_grants.grant("s3://s3ag-demo/models/*", "WRITE")  # granted since the job was launched

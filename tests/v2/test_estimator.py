@@ -189,8 +189,7 @@ def test_channel_level_pipe_becomes_file_other_channels_untouched(session, grant
     assert channel(job, "extra")["InputMode"] == "FastFile"
     warned = ours(grant_warnings)
     assert warned == [
-        "[s3ag:pipe-mode] InputDataConfig[train].InputMode: Pipe mode cannot use S3 Access Grants; "
-        "channel 'train' now uses File"
+        "[s3ag:pipe-mode] InputDataConfig[train].InputMode: Pipe mode cannot use S3 Access Grants; channel 'train' now uses File"
     ]
 
 
@@ -324,7 +323,11 @@ def test_framework_estimator_in_fix_mode_uploads_code_and_removes_hook(session, 
 def test_tip_off_sends_the_stock_request_plus_tags(session, calls, grant_warnings):
     kwargs = {"input_mode": "Pipe", "tags": [{"Key": "team", "Value": "a"}]}
     stock = Estimator(
-        image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session,
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
         **copy.deepcopy(kwargs),
     )
     stock.fit({"train": TRAIN}, wait=False, logs=False, job_name="stock-job")
@@ -372,9 +375,7 @@ def test_tip_off_does_not_check_explicit_features(session, calls, grant_warnings
 def test_user_tags_list_is_never_mutated_and_survives(session, grant_warnings, tmp_path, monkeypatch):
     # The SDK appends Studio project tags (and sagemaker_config tags) to the estimator's list in place.
     # (sagemaker_config is left out: the SDK validates it with jsonschema on every read, ~5 s per fit.)
-    (tmp_path / ".sagemaker-code-config").write_text(
-        json.dumps({"sagemakerProjectId": "p-123", "sagemakerProjectName": "proj"})
-    )
+    (tmp_path / ".sagemaker-code-config").write_text(json.dumps({"sagemakerProjectId": "p-123", "sagemakerProjectName": "proj"}))
     monkeypatch.chdir(tmp_path)
     user_tags = [{"Key": "team", "Value": "a"}]
     snapshot = copy.deepcopy(user_tags)

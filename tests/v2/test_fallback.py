@@ -11,7 +11,9 @@ COMMON = dict(role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", identit
 
 
 def estimator(session, **kwargs):
-    return GrantAwareEstimator(image_uri=IMAGE, output_path=f"s3://{BUCKET}/models/", sagemaker_session=session, **COMMON, **kwargs)
+    return GrantAwareEstimator(
+        image_uri=IMAGE, output_path=f"s3://{BUCKET}/models/", sagemaker_session=session, **COMMON, **kwargs
+    )
 
 
 def fallback_warnings(caught):
@@ -40,8 +42,9 @@ def test_all_granted_records_access_grants(session, grant_warnings):
 
 def test_warn_names_the_fallback_locations_once(session, partial_grants, grant_warnings):
     est = estimator(session)
-    est.fit({"train": f"s3://{BUCKET}/train/", "val": f"s3://{BUCKET}/val/", "test": f"s3://{BUCKET}/test/"},
-            wait=False, logs=False)
+    est.fit(
+        {"train": f"s3://{BUCKET}/train/", "val": f"s3://{BUCKET}/val/", "test": f"s3://{BUCKET}/test/"}, wait=False, logs=False
+    )
     (warning,) = fallback_warnings(grant_warnings)
     text = str(warning.message)
     assert "2 of 4 S3 locations" in text and f"s3://{BUCKET}/val/" in text and f"s3://{BUCKET}/test/" in text
@@ -103,8 +106,9 @@ def test_deny_processing(session, partial_grants):
 
     proc = GrantAwareProcessor(image_uri=IMAGE, sagemaker_session=session, on_fallback="deny", **COMMON)
     with pytest.raises(GrantFallbackError) as caught:
-        proc.run(inputs=[ProcessingInput(source=f"s3://{BUCKET}/raw/", destination="/opt/ml/processing/in")],
-                 wait=False, logs=False)
+        proc.run(
+            inputs=[ProcessingInput(source=f"s3://{BUCKET}/raw/", destination="/opt/ml/processing/in")], wait=False, logs=False
+        )
     assert caught.value.locations == ((f"s3://{BUCKET}/raw/", "READ"),)
     assert created_jobs(session)["processing"] == []
 
@@ -135,8 +139,14 @@ def test_generated_job_name_is_the_one_launched(session, access_grants):
 
 
 def test_tip_off_asks_nothing(session, access_grants):
-    est = GrantAwareEstimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-                              sagemaker_session=session, identity_propagation=False)
+    est = GrantAwareEstimator(
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
+        identity_propagation=False,
+    )
     est.fit({"train": f"s3://{BUCKET}/train/"}, wait=False, logs=False)
     assert access_grants_calls(access_grants) == []
     assert est.latest_decision.locations == ()

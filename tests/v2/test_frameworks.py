@@ -82,9 +82,7 @@ def test_pipe_mode_refused_before_code_upload(session, tmp_path, framework, call
     with pytest.raises(ConsiderationError) as err:
         fit(est)
     assert err.value.rule == "pipe-mode"
-    assert [(f.rule, f.where) for f in err.value.findings] == [
-        ("pipe-mode", "AlgorithmSpecification.TrainingInputMode")
-    ]
+    assert [(f.rule, f.where) for f in err.value.findings] == [("pipe-mode", "AlgorithmSpecification.TrainingInputMode")]
     assert uploaded_keys(session) == []
     assert created_jobs(session)["training"] == []
     assert creates(calls) == []

@@ -90,8 +90,6 @@ def assert_wrapped_once() -> None:
     assert vars(EstimatorBase)["fit"].__wrapped__ is ORIGINAL_FIT
 
 
-
-
 def wrappers() -> dict[tuple[str, str], object]:
     return {key: current(*key) for key in ORIGINALS}
 
@@ -109,9 +107,7 @@ def always_unpatch():
 
 
 def estimator(session, cls=Estimator, **kwargs):
-    return cls(
-        image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session, **kwargs
-    )
+    return cls(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session, **kwargs)
 
 
 def framework(session, tmp_path, cls, **kwargs):
@@ -289,8 +285,9 @@ def test_on_fallback_deny_refuses_a_stock_processor_before_anything(session, acc
     patch(identity_propagation=True, on_fallback="deny")
     proc = Processor(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session)
     with pytest.raises(GrantFallbackError) as info:
-        proc.run(inputs=[ProcessingInput(source=RAW, destination="/opt/ml/processing/raw", input_name="raw")],
-                 wait=False, logs=False)
+        proc.run(
+            inputs=[ProcessingInput(source=RAW, destination="/opt/ml/processing/raw", input_name="raw")], wait=False, logs=False
+        )
     assert info.value.locations == ((RAW, "READ"),)
     assert created_jobs(session) == {"training": [], "processing": []}
 
@@ -434,13 +431,17 @@ def test_stock_processor_dataset_definition_is_refused_before_any_upload(session
 # --------------------------------------------------------------------------- 3. grant-aware objects under patch()
 
 
-def test_grant_aware_estimator_keeps_its_own_settings_and_is_handled_once(
-    session, calls, access_grants, grant_warnings, steps
-):
+def test_grant_aware_estimator_keeps_its_own_settings_and_is_handled_once(session, calls, access_grants, grant_warnings, steps):
     patch(identity_propagation=True, on_violation="error", pipe_mode_replacement="FastFile")
     est = GrantAwareEstimator(
-        image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session,
-        identity_propagation=True, on_violation="fix", input_mode="Pipe",
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
+        identity_propagation=True,
+        on_violation="fix",
+        input_mode="Pipe",
     )
     fit(est)  # not refused: its own on_violation="fix" wins over patch()'s "error"
     (request,) = creates(calls)
@@ -458,8 +459,13 @@ def test_grant_aware_estimator_keeps_its_own_settings_and_is_handled_once(
 def test_grant_aware_estimator_with_tip_off_is_not_given_patch_settings(session, calls, grant_warnings):
     patch(identity_propagation=True, on_violation="error")
     est = GrantAwareEstimator(
-        image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session,
-        identity_propagation=False, input_mode="Pipe",
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
+        identity_propagation=False,
+        input_mode="Pipe",
     )
     fit(est)
     (request,) = creates(calls)
@@ -471,7 +477,11 @@ def test_grant_aware_estimator_with_tip_off_is_not_given_patch_settings(session,
 def test_grant_aware_processor_keeps_its_own_settings_and_is_handled_once(session, grant_warnings, steps):
     patch(identity_propagation=True, on_violation="error")
     proc = GrantAwareProcessor(
-        image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session,
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
         identity_propagation=True,
     )
     proc.run(inputs=[pipe_input()], wait=False, logs=False)
@@ -705,9 +715,7 @@ def test_unknown_sdk_version_is_refused_naming_the_installed_version(monkeypatch
     assert_nothing_patched()
 
 
-@pytest.mark.parametrize(
-    "path", ["EstimatorBase.no_such_method", "NoSuchClass.fit"], ids=["missing-method", "missing-class"]
-)
+@pytest.mark.parametrize("path", ["EstimatorBase.no_such_method", "NoSuchClass.fit"], ids=["missing-method", "missing-class"])
 def test_missing_target_is_refused_and_nothing_is_patched(monkeypatch, path):
     # Last in the list, so an SDK that wrapped as it went would have wrapped every other target by then.
     monkeypatch.setattr(_hooks, "PATCHED", (*V2_TARGETS, ("sagemaker.estimator", path, V2_TARGETS[0][2])))

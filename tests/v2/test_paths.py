@@ -27,8 +27,15 @@ pytestmark = pytest.mark.usefixtures("unpatch_after")
 
 
 def add_one_remotely(session):
-    @remote(sagemaker_session=session, image_uri=IMAGE, role=ROLE, instance_type="ml.m5.xlarge",
-            s3_root_uri=f"s3://{BUCKET}/remote", include_local_workdir=False, keep_alive_period_in_seconds=0)
+    @remote(
+        sagemaker_session=session,
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_type="ml.m5.xlarge",
+        s3_root_uri=f"s3://{BUCKET}/remote",
+        include_local_workdir=False,
+        keep_alive_period_in_seconds=0,
+    )
     def add_one(a):
         return a + 1
 
@@ -96,8 +103,15 @@ def test_step_function_without_patch_is_stock(session, access_grants):
 
 
 def test_a_grant_aware_estimator_queued_with_aws_batch_is_settled(session, access_grants, batch, grant_warnings):
-    est = GrantAwareEstimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-                              sagemaker_session=session, input_mode="Pipe", identity_propagation=True)
+    est = GrantAwareEstimator(
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
+        input_mode="Pipe",
+        identity_propagation=True,
+    )
     TrainingQueue("queue").submit(est, {"train": TRAIN})
     (sent,) = batch.payloads()
     assert sent["AlgorithmSpecification"]["TrainingInputMode"] == "File"
@@ -108,8 +122,16 @@ def test_a_grant_aware_estimator_queued_with_aws_batch_is_settled(session, acces
 
 
 def test_a_grant_aware_estimator_queued_with_on_violation_error_is_refused_before_anything(session, batch):
-    est = GrantAwareEstimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-                              sagemaker_session=session, input_mode="Pipe", identity_propagation=True, on_violation="error")
+    est = GrantAwareEstimator(
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
+        input_mode="Pipe",
+        identity_propagation=True,
+        on_violation="error",
+    )
     with pytest.raises(ConsiderationError):
         TrainingQueue("queue").submit(est, {"train": TRAIN})
     assert batch.submitted == []
@@ -118,8 +140,9 @@ def test_a_grant_aware_estimator_queued_with_on_violation_error_is_refused_befor
 
 def test_a_stock_estimator_queued_under_patch_is_settled(session, access_grants, batch, grant_warnings):
     sagemaker_s3ag.patch(identity_propagation=True)
-    est = Estimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-                    sagemaker_session=session, input_mode="Pipe")
+    est = Estimator(
+        image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session, input_mode="Pipe"
+    )
     TrainingQueue("queue").submit(est, {"train": TRAIN})
     assert batch.payloads()[0]["AlgorithmSpecification"]["TrainingInputMode"] == "File"
 
@@ -136,13 +159,20 @@ def jumpstart_model(session, monkeypatch):
     }
     framework = {"framework": "pytorch", "framework_version": "1.13.1", "py_version": "py39"}
     spec = {
-        "model_id": "s3ag-test-model", "version": "1.0.0", "min_sdk_version": "2.49.0",
-        "training_supported": True, "incremental_training_supported": False,
-        "hosting_ecr_specs": framework, "training_ecr_specs": framework,
+        "model_id": "s3ag-test-model",
+        "version": "1.0.0",
+        "min_sdk_version": "2.49.0",
+        "training_supported": True,
+        "incremental_training_supported": False,
+        "hosting_ecr_specs": framework,
+        "training_ecr_specs": framework,
         "training_instance_type_variants": image_variants,
-        "supported_training_instance_types": ["ml.m5.xlarge"], "default_training_instance_type": "ml.m5.xlarge",
-        "hosting_artifact_key": "jumpstart/infer.tar.gz", "training_artifact_key": "jumpstart/train.tar.gz",
-        "hosting_script_key": "jumpstart/infer-scripts.tar.gz", "training_script_key": "jumpstart/train-scripts.tar.gz",
+        "supported_training_instance_types": ["ml.m5.xlarge"],
+        "default_training_instance_type": "ml.m5.xlarge",
+        "hosting_artifact_key": "jumpstart/infer.tar.gz",
+        "training_artifact_key": "jumpstart/train.tar.gz",
+        "hosting_script_key": "jumpstart/infer-scripts.tar.gz",
+        "training_script_key": "jumpstart/train-scripts.tar.gz",
         "hyperparameters": [{"name": "epochs", "type": "int", "default": 3, "min": 1, "max": 10, "scope": "algorithm"}],
     }
     key = "jumpstart/specs/s3ag-test-model/specs_v1.0.0.json"
@@ -154,10 +184,18 @@ def jumpstart_model(session, monkeypatch):
     return "s3ag-test-model"
 
 
-def test_a_jumpstart_estimator_under_patch_is_fixed_preflighted_and_tagged(session, access_grants, calls, grant_warnings, jumpstart_model):
+def test_a_jumpstart_estimator_under_patch_is_fixed_preflighted_and_tagged(
+    session, access_grants, calls, grant_warnings, jumpstart_model
+):
     sagemaker_s3ag.patch(identity_propagation=True)
-    est = JumpStartEstimator(model_id=jumpstart_model, role=ROLE, instance_type="ml.m5.xlarge", instance_count=1,
-                             sagemaker_session=session, input_mode="Pipe")
+    est = JumpStartEstimator(
+        model_id=jumpstart_model,
+        role=ROLE,
+        instance_type="ml.m5.xlarge",
+        instance_count=1,
+        sagemaker_session=session,
+        input_mode="Pipe",
+    )
     est.fit({"training": TRAIN}, wait=False, logs=False)
     (sent,) = creates(calls)
     assert sent["AlgorithmSpecification"]["TrainingInputMode"] == "File"
@@ -173,8 +211,16 @@ def test_a_jumpstart_estimator_under_patch_is_fixed_preflighted_and_tagged(sessi
 def test_a_grant_aware_jumpstart_estimator_refuses_before_the_job(session, calls, jumpstart_model):
     from sagemaker_s3ag import grant_aware
 
-    est = grant_aware(JumpStartEstimator)(model_id=jumpstart_model, role=ROLE, instance_type="ml.m5.xlarge", instance_count=1,
-                                          sagemaker_session=session, input_mode="Pipe", identity_propagation=True, on_violation="error")
+    est = grant_aware(JumpStartEstimator)(
+        model_id=jumpstart_model,
+        role=ROLE,
+        instance_type="ml.m5.xlarge",
+        instance_count=1,
+        sagemaker_session=session,
+        input_mode="Pipe",
+        identity_propagation=True,
+        on_violation="error",
+    )
     with pytest.raises(ConsiderationError) as err:
         est.fit({"training": TRAIN}, wait=False, logs=False)
     assert err.value.rule == "pipe-mode"
@@ -184,7 +230,9 @@ def test_a_grant_aware_jumpstart_estimator_refuses_before_the_job(session, calls
 # --------------------------------------------------------------------------- pipelines: steps reached through others
 
 
-def test_a_step_the_pipeline_reaches_only_through_depends_on_is_settled_with_its_own_settings(session, access_grants, grant_warnings):
+def test_a_step_the_pipeline_reaches_only_through_depends_on_is_settled_with_its_own_settings(
+    session, access_grants, grant_warnings
+):
     """The SDK compiles steps a listed step depends on; their objects govern them even unlisted."""
     from sagemaker.workflow.pipeline_context import PipelineSession
     from sagemaker.workflow.steps import TrainingStep
@@ -192,8 +240,15 @@ def test_a_step_the_pipeline_reaches_only_through_depends_on_is_settled_with_its
     from sagemaker_s3ag import GrantAwareEstimator
 
     ps = PipelineSession(boto_session=session.boto_session, sagemaker_client=session.sagemaker_client, default_bucket=BUCKET)
-    upstream = GrantAwareEstimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-                                   sagemaker_session=ps, input_mode="Pipe", identity_propagation=True)
+    upstream = GrantAwareEstimator(
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=ps,
+        input_mode="Pipe",
+        identity_propagation=True,
+    )
     downstream = Estimator(image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=ps)
     first = TrainingStep(name="Upstream", step_args=upstream.fit({"train": TRAIN}))
     second = TrainingStep(name="Downstream", step_args=downstream.fit({"train": TRAIN}), depends_on=[first])

@@ -41,16 +41,22 @@ def define(ps, scripts) -> dict:
     est = Estimator(image_uri=IMAGE, input_mode="Pipe", output_path=f"s3://{BUCKET}/models/", **common)
     evaluate = ScriptProcessor(image_uri=IMAGE, command=["python3"], **common)
     steps = [
-        ProcessingStep(name="Prep", step_args=prep.run(
-            code=str(scripts / "prep.py"),
-            inputs=[ProcessingInput(source=RAW, destination="/opt/ml/processing/in", s3_input_mode="Pipe")],
-            outputs=[ProcessingOutput(output_name="train", source="/opt/ml/processing/train")],
-        )),
+        ProcessingStep(
+            name="Prep",
+            step_args=prep.run(
+                code=str(scripts / "prep.py"),
+                inputs=[ProcessingInput(source=RAW, destination="/opt/ml/processing/in", s3_input_mode="Pipe")],
+                outputs=[ProcessingOutput(output_name="train", source="/opt/ml/processing/train")],
+            ),
+        ),
         TrainingStep(name="Train", step_args=est.fit({"train": f"s3://{BUCKET}/train/"})),
-        ProcessingStep(name="Evaluate", step_args=evaluate.run(
-            code=str(scripts / "evaluate.py"),
-            inputs=[ProcessingInput(source=f"s3://{BUCKET}/models/", destination="/opt/ml/processing/model")],
-        )),
+        ProcessingStep(
+            name="Evaluate",
+            step_args=evaluate.run(
+                code=str(scripts / "evaluate.py"),
+                inputs=[ProcessingInput(source=f"s3://{BUCKET}/models/", destination="/opt/ml/processing/model")],
+            ),
+        ),
     ]
     return json.loads(Pipeline(name="StockOrNot", steps=steps, sagemaker_session=ps).definition())
 

@@ -65,9 +65,7 @@ PREP = f"s3://{BUCKET}/prep/"
 @pytest.fixture
 def ps(session):
     """A PipelineSession on the emulator, reusing the moto clients (no new client is created)."""
-    return PipelineSession(
-        boto_session=session.boto_session, sagemaker_client=session.sagemaker_client, default_bucket=BUCKET
-    )
+    return PipelineSession(boto_session=session.boto_session, sagemaker_client=session.sagemaker_client, default_bucket=BUCKET)
 
 
 class Flavour(BaseFlavour):
@@ -142,9 +140,7 @@ def athena_input():
             local_path="/opt/ml/processing/athena",
             data_distribution_type="FullyReplicated",
             input_mode="File",
-            athena_dataset_definition=AthenaDatasetDefinition(
-                **{**ATHENA_QUERY, "database": "db", "query_string": "SELECT 1"}
-            ),
+            athena_dataset_definition=AthenaDatasetDefinition(**{**ATHENA_QUERY, "database": "db", "query_string": "SELECT 1"}),
         ),
     )
 
@@ -219,9 +215,7 @@ def fixed_processing_arguments(tags):
 PIPE_TRAINING_TAGS = expected_record(
     "iam-role", "pipe-mode debugger profiler", fallback=f"fallback 2/2: {NO_IDENTITY}", launched_by="pipeline"
 )
-PIPE_PROCESSING_TAGS = expected_record(
-    "iam-role", "pipe-mode", fallback=f"fallback 1/1: {NO_IDENTITY}", launched_by="pipeline"
-)
+PIPE_PROCESSING_TAGS = expected_record("iam-role", "pipe-mode", fallback=f"fallback 1/1: {NO_IDENTITY}", launched_by="pipeline")
 
 
 # --------------------------------------------------------------------------- the control
@@ -283,8 +277,13 @@ def test_grants_to_directory_identities_do_not_apply_to_pipeline_executions(ps, 
     access_grants.grants.clear()
     access_grants.grant(f"s3://{BUCKET}/*", "READWRITE", grantee_type=grantee_type)
     est = GrantAwareEstimator(
-        image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=ps,
-        output_path=OUT, identity_propagation=True,
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=ps,
+        output_path=OUT,
+        identity_propagation=True,
     )
     defn = definition(ps, [TrainingStep(name="Train", step_args=est.fit({"train": TRAIN}))])
 
@@ -299,8 +298,13 @@ def test_grants_to_directory_identities_do_not_apply_to_pipeline_executions(ps, 
 def test_the_same_estimator_fitted_by_hand_uses_the_user_grant(session, grant_warnings):
     """The contrast: outside a pipeline the directory-user grant applies (launched-by=user)."""
     est = GrantAwareEstimator(
-        image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session,
-        output_path=OUT, identity_propagation=True,
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
+        output_path=OUT,
+        identity_propagation=True,
     )
     est.fit({"train": TRAIN}, wait=False, logs=False)
     assert est.latest_decision.credentials == "access-grants"
@@ -367,14 +371,23 @@ def test_deprecated_form_with_a_plain_session_is_recorded_as_a_pipeline_step(ses
     """The older step forms with a plain Session are pipeline steps too: recorded as launched by a pipeline."""
     if form == "training":
         est = GrantAwareEstimator(
-            image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-            sagemaker_session=session, output_path=OUT, identity_propagation=True,
+            image_uri=IMAGE,
+            role=ROLE,
+            instance_count=1,
+            instance_type="ml.m5.xlarge",
+            sagemaker_session=session,
+            output_path=OUT,
+            identity_propagation=True,
         )
         step, name = TrainingStep(name="Train", estimator=est, inputs={"train": TRAIN}), "Train"
     else:
         proc = GrantAwareProcessor(
-            image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-            sagemaker_session=session, identity_propagation=True,
+            image_uri=IMAGE,
+            role=ROLE,
+            instance_count=1,
+            instance_type="ml.m5.xlarge",
+            sagemaker_session=session,
+            identity_propagation=True,
         )
         step, name = ProcessingStep(name="Prep", processor=proc, inputs=[pipe_input()]), "Prep"
     tags = tag_map(arguments(definition(ps, [step]), name)["Tags"])
@@ -601,9 +614,7 @@ def test_on_fallback_deny_for_a_pipeline_step_is_refused_before_the_code_upload(
 def test_definition_twice_gives_identical_arguments_and_one_record(flavour, ps, tmp_path, monkeypatch, grant_warnings):
     """In a SageMaker project the SDK appends the project tags to the object's tag list in place (a
     stock estimator's list grows): the user's list is left alone and each definition has one record."""
-    (tmp_path / ".sagemaker-code-config").write_text(
-        json.dumps({"sagemakerProjectId": "p-123", "sagemakerProjectName": "demo"})
-    )
+    (tmp_path / ".sagemaker-code-config").write_text(json.dumps({"sagemakerProjectId": "p-123", "sagemakerProjectName": "demo"}))
     monkeypatch.chdir(tmp_path)
     est_tags = [{"Key": "team", "Value": "ml"}]
     proc_tags = [{"Key": "team", "Value": "ml"}]
@@ -664,8 +675,14 @@ def test_grant_aware_estimator_under_patch_keeps_its_own_settings(ps, grant_warn
     try:
         sagemaker_s3ag.patch(identity_propagation=True, on_violation="error")
         est = GrantAwareEstimator(
-            image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=ps,
-            output_path=OUT, identity_propagation=True, input_mode="Pipe",
+            image_uri=IMAGE,
+            role=ROLE,
+            instance_count=1,
+            instance_type="ml.m5.xlarge",
+            sagemaker_session=ps,
+            output_path=OUT,
+            identity_propagation=True,
+            input_mode="Pipe",
         )
         defn = definition(ps, [TrainingStep(name="Train", step_args=est.fit({"train": TRAIN}))])
     finally:

@@ -12,8 +12,14 @@ COMMON = dict(role=ROLE, instance_count=1, instance_type="ml.m5.xlarge")
 
 
 def test_estimator_plan_matches_the_launch(session, grant_warnings, access_grants):
-    est = GrantAwareEstimator(image_uri=IMAGE, sagemaker_session=session, identity_propagation=True,
-                              input_mode="Pipe", output_path=f"s3://{BUCKET}/out/", **COMMON)
+    est = GrantAwareEstimator(
+        image_uri=IMAGE,
+        sagemaker_session=session,
+        identity_propagation=True,
+        input_mode="Pipe",
+        output_path=f"s3://{BUCKET}/out/",
+        **COMMON,
+    )
     planned = est.plan({"train": f"s3://{BUCKET}/train/"})
     assert planned.planned and not planned.refused
     assert created_jobs(session) == {"training": [], "processing": []} and uploaded_keys(session) == []
@@ -35,9 +41,17 @@ def test_refused_plan_is_returned_not_raised(session, tmp_path):
     from sagemaker.sklearn import SKLearn
 
     (tmp_path / "train.py").write_text("print('hi')\n")
-    est = grant_aware(SKLearn)(entry_point="train.py", source_dir=str(tmp_path), framework_version="1.2-1",
-                               py_version="py3", sagemaker_session=session, identity_propagation=True,
-                               input_mode="Pipe", on_violation="error", **COMMON)
+    est = grant_aware(SKLearn)(
+        entry_point="train.py",
+        source_dir=str(tmp_path),
+        framework_version="1.2-1",
+        py_version="py3",
+        sagemaker_session=session,
+        identity_propagation=True,
+        input_mode="Pipe",
+        on_violation="error",
+        **COMMON,
+    )
     planned = est.plan({"train": f"s3://{BUCKET}/train/"})
     assert planned.refused and planned.credentials == "unknown" and planned.tags == ()
     assert [(f.rule, f.action) for f in planned.findings] == [("pipe-mode", "refused")]
@@ -54,15 +68,22 @@ def test_processor_plan(session):
     proc = GrantAwareProcessor(image_uri=IMAGE, sagemaker_session=session, identity_propagation=True, **COMMON)
     refused = proc.plan(inputs=[ProcessingInput(input_name="orders", dataset_definition=athena)])
     assert refused.refused and [f.rule for f in refused.findings] == ["dataset-definition"]
-    fine = proc.plan(inputs=[ProcessingInput(source=f"s3://{BUCKET}/raw/", destination="/opt/ml/processing/in",
-                                             s3_input_mode="Pipe")])
+    fine = proc.plan(
+        inputs=[ProcessingInput(source=f"s3://{BUCKET}/raw/", destination="/opt/ml/processing/in", s3_input_mode="Pipe")]
+    )
     assert not fine.refused and fine.adjustments == ("pipe-mode",) and fine.credentials == "access-grants"
     assert created_jobs(session)["processing"] == []
 
 
 def test_plan_with_tip_off_records_tags_only(session, access_grants):
-    est = GrantAwareEstimator(image_uri=IMAGE, sagemaker_session=session, identity_propagation=False,
-                              input_mode="Pipe", tags=[{"Key": "team", "Value": "a"}], **COMMON)
+    est = GrantAwareEstimator(
+        image_uri=IMAGE,
+        sagemaker_session=session,
+        identity_propagation=False,
+        input_mode="Pipe",
+        tags=[{"Key": "team", "Value": "a"}],
+        **COMMON,
+    )
     planned = est.plan("s3://s3ag-demo/train/")
     assert (planned.credentials, planned.findings, planned.locations) == ("iam-role", (), ())
     assert dict(planned.record)["s3ag:identity-propagation"] == "disabled"

@@ -103,9 +103,7 @@ def job_tags(session, job: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def pipe_input(**extra: Any) -> ProcessingInput:
-    return ProcessingInput(
-        source=RAW, destination="/opt/ml/processing/raw", input_name="raw", s3_input_mode="Pipe", **extra
-    )
+    return ProcessingInput(source=RAW, destination="/opt/ml/processing/raw", input_name="raw", s3_input_mode="Pipe", **extra)
 
 
 def file_input() -> ProcessingInput:
@@ -177,8 +175,7 @@ def test_pipe_input_becomes_file_and_nothing_else_changes(session, grant_warning
     ]
     assert job["ProcessingOutputConfig"] == reference["ProcessingOutputConfig"]
     assert [
-        (o["OutputName"], o["S3Output"]["S3Uri"], o["S3Output"]["S3UploadMode"])
-        for o in job["ProcessingOutputConfig"]["Outputs"]
+        (o["OutputName"], o["S3Output"]["S3Uri"], o["S3Output"]["S3UploadMode"]) for o in job["ProcessingOutputConfig"]["Outputs"]
     ] == [("out", OUT, "EndOfJob"), ("report", REPORT, "Continuous")]
     assert job["AppSpecification"] == reference["AppSpecification"]
 
@@ -246,9 +243,7 @@ def test_on_fallback_deny_refuses_an_ungranted_s3_input_before_any_upload(sessio
 
 
 @kinds
-def test_fix_mode_uploads_local_code_and_data_then_creates_the_job(
-    session, grant_warnings, kind, local_code, local_dir
-):
+def test_fix_mode_uploads_local_code_and_data_then_creates_the_job(session, grant_warnings, kind, local_code, local_dir):
     """The same call as the error-mode test, in fix mode: it does upload, so an empty bucket there means something."""
     proc = make_processor(kind, session)
     run(proc, kind, code=local_code, inputs=[pipe_input(), local_input(local_dir)])
@@ -317,9 +312,7 @@ def test_pipe_with_gzip_is_refused_in_fix_mode(session, grant_warnings, kind, lo
         run(proc, kind, code=local_code, inputs=[gz, file_input()])
     err = info.value
     assert err.rule == "pipe-mode"
-    assert [(f.rule, f.action, f.where) for f in err.findings] == [
-        ("pipe-mode", "refused", "ProcessingInputs[raw].S3Input")
-    ]
+    assert [(f.rule, f.action, f.where) for f in err.findings] == [("pipe-mode", "refused", "ProcessingInputs[raw].S3Input")]
     assert "S3CompressionType 'Gzip'" in err.findings[0].message
     assert_nothing_sent(session, proc)
     assert (gz.s3_input_mode, gz.s3_input.s3_input_mode, gz.s3_input.s3_compression_type) == ("Pipe", "Pipe", "Gzip")
@@ -390,14 +383,10 @@ def test_malformed_s3_uri_is_refused_naming_the_location(session, grant_warnings
 
 
 @kinds
-def test_user_tags_list_is_not_mutated_and_user_tags_reach_the_job(
-    session, grant_warnings, kind, monkeypatch, tmp_path
-):
+def test_user_tags_list_is_not_mutated_and_user_tags_reach_the_job(session, grant_warnings, kind, monkeypatch, tmp_path):
     # A Studio project config in the working directory makes the SDK append its project tags to the
     # tag list it is handed, in place.
-    (tmp_path / ".sagemaker-code-config").write_text(
-        '{"sagemakerProjectId": "p-1234", "sagemakerProjectName": "churn-project"}'
-    )
+    (tmp_path / ".sagemaker-code-config").write_text('{"sagemakerProjectId": "p-1234", "sagemakerProjectName": "churn-project"}')
     monkeypatch.chdir(tmp_path)
     project = [
         {"Key": "sagemaker:project-id", "Value": "p-1234"},

@@ -96,9 +96,7 @@ def tuning_jobs(session) -> list[str]:
 
 def channel(name, uri, **extra):
     return {
-        "DataSource": {
-            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}
-        },
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}},
         "ChannelName": name,
         **extra,
     }
@@ -166,8 +164,13 @@ def test_pipe_mode_replacement_fastfile_applies_to_the_definition(ga, session, c
 
 def test_control_stock_estimator_without_patch_is_untouched(session, calls, grant_warnings):
     est = Estimator(
-        image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session,
-        output_path=OUT, input_mode="Pipe",
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
+        output_path=OUT,
+        input_mode="Pipe",
     )
     tuner = tuner_for(est)
     tuner.fit({"train": TrainingInput(TRAIN, input_mode="Pipe")}, wait=False)
@@ -185,15 +188,25 @@ def test_after_unpatch_the_tuner_is_stock_again(session, calls, grant_warnings):
     try:
         sagemaker_s3ag.patch(identity_propagation=True)
         est = Estimator(
-            image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-            sagemaker_session=session, output_path=OUT, input_mode="Pipe",
+            image_uri=IMAGE,
+            role=ROLE,
+            instance_count=1,
+            instance_type="ml.m5.xlarge",
+            sagemaker_session=session,
+            output_path=OUT,
+            input_mode="Pipe",
         )
         tuner_for(est).fit({"train": TRAIN}, job_name="tune-patched", wait=False)
     finally:
         sagemaker_s3ag.unpatch()
     est = Estimator(
-        image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-        sagemaker_session=session, output_path=OUT, input_mode="Pipe",
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
+        output_path=OUT,
+        input_mode="Pipe",
     )
     tuner_for(est).fit({"train": TRAIN}, job_name="tune-stock", wait=False)
 
@@ -275,9 +288,17 @@ def test_tuning_refusal_comes_before_the_framework_code_upload(session, tmp_path
     entry = tmp_path / "train.py"
     entry.write_text("print('hello')\n")
     est = grant_aware(PyTorch)(
-        entry_point=str(entry), role=ROLE, framework_version="2.1", py_version="py310", instance_count=1,
-        instance_type="ml.m5.xlarge", sagemaker_session=session, output_path=OUT, input_mode="Pipe",
-        identity_propagation=True, on_violation="error",
+        entry_point=str(entry),
+        role=ROLE,
+        framework_version="2.1",
+        py_version="py310",
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
+        output_path=OUT,
+        input_mode="Pipe",
+        identity_propagation=True,
+        on_violation="error",
     )
     with pytest.raises(ConsiderationError) as err:
         tuner_for(est).fit({"train": TRAIN}, wait=False)
@@ -322,7 +343,10 @@ def test_multi_algorithm_tuner_with_on_violation_error_refuses(ga, session, call
         tuner.fit({"first": {"train": TRAIN}, "second": {"train": TRAIN}}, include_cls_metadata={}, wait=False)
     ((rule, where),) = [(f.rule, f.where) for f in err.value.findings]
     assert rule == "pipe-mode" and where.endswith("AlgorithmSpecification.TrainingInputMode")
-    assert where in ("AlgorithmSpecification.TrainingInputMode", "TrainingJobDefinitions[second].AlgorithmSpecification.TrainingInputMode")
+    assert where in (
+        "AlgorithmSpecification.TrainingInputMode",
+        "TrainingJobDefinitions[second].AlgorithmSpecification.TrainingInputMode",
+    )
     assert tuning_requests(calls) == []
     assert tuning_jobs(session) == []
 
@@ -372,9 +396,7 @@ def test_tuner_fit_gives_the_estimator_its_tag_list_back(session, grant_warnings
 
 
 def test_tuning_step_in_a_pipeline_is_fixed_and_recorded_as_a_pipeline_job(session, calls, grant_warnings):
-    ps = PipelineSession(
-        boto_session=session.boto_session, sagemaker_client=session.sagemaker_client, default_bucket=BUCKET
-    )
+    ps = PipelineSession(boto_session=session.boto_session, sagemaker_client=session.sagemaker_client, default_bucket=BUCKET)
     est = Flavour("grant-aware").estimator(ps, input_mode="Pipe")
     tuner = tuner_for(est)
     step = TuningStep(name="Tune", step_args=tuner.fit({"train": TRAIN}))

@@ -78,7 +78,9 @@ def make_with_code(session, tmp_path, **kwargs):
 
 def s3_channel(name, uri=TRAIN, **kwargs):
     """A CreateTrainingJob channel as a ``Channel`` shape (``input_mode``, ``compression_type``, ...)."""
-    source = DataSource(s3_data_source=S3DataSource(s3_data_type="S3Prefix", s3_uri=uri, s3_data_distribution_type="FullyReplicated"))
+    source = DataSource(
+        s3_data_source=S3DataSource(s3_data_type="S3Prefix", s3_uri=uri, s3_data_distribution_type="FullyReplicated")
+    )
     return Channel(channel_name=name, data_source=source, **kwargs)
 
 
@@ -174,8 +176,7 @@ def test_channel_level_pipe_becomes_file_other_channels_untouched(session, calls
     assert channel(request, "extra")["InputMode"] == "FastFile"
     assert channel(only_job(session), "train")["InputMode"] == "File"
     assert ours(grant_warnings) == [
-        "[s3ag:pipe-mode] InputDataConfig[train].InputMode: Pipe mode cannot use S3 Access Grants; "
-        "channel 'train' now uses File"
+        "[s3ag:pipe-mode] InputDataConfig[train].InputMode: Pipe mode cannot use S3 Access Grants; channel 'train' now uses File"
     ]
     assert [(f.rule, f.action, f.where) for f in trainer.latest_decision.findings] == [
         ("pipe-mode", "replaced", "InputDataConfig[train].InputMode")
@@ -218,7 +219,10 @@ def test_source_code_is_uploaded_when_pipe_is_fixed(session, tmp_path, grant_war
 
 @pytest.mark.parametrize(
     "extra, blocker",
-    [({"compression_type": "Gzip"}, "CompressionType 'Gzip'"), ({"record_wrapper_type": "RecordIO"}, "RecordWrapperType 'RecordIO'")],
+    [
+        ({"compression_type": "Gzip"}, "CompressionType 'Gzip'"),
+        ({"record_wrapper_type": "RecordIO"}, "RecordWrapperType 'RecordIO'"),
+    ],
 )
 @pytest.mark.parametrize("on_violation", ["fix", "error"])
 def test_pipe_with_pipe_only_feature_is_refused_even_in_fix_mode(session, tmp_path, calls, extra, blocker, on_violation):
@@ -316,7 +320,11 @@ def test_tip_off_sends_the_stock_request_plus_tags(session, calls, grant_warning
     stock.with_remote_debug_config(RemoteDebugConfig(enable_remote_debug=True))
     train(stock)
     trainer = GrantAwareModelTrainer(
-        base_job_name="grant-aware", tags=[{"key": "team", "value": "a"}], identity_propagation=False, on_violation="error", **common
+        base_job_name="grant-aware",
+        tags=[{"key": "team", "value": "a"}],
+        identity_propagation=False,
+        on_violation="error",
+        **common,
     )
     trainer.with_remote_debug_config(RemoteDebugConfig(enable_remote_debug=True))
     train(trainer)
@@ -671,15 +679,19 @@ def test_dry_run_still_refuses(session, tmp_path, calls):
     assert launch_in_context() is None  # nothing is left governing later requests
 
 
-
 # --------------------------------------------------------------------------- found in review
 
 
 def test_an_s3_source_dir_is_the_code_channel_and_is_checked_before_anything(session, calls):
     """ModelTrainer reads an S3 ``source_dir`` as its ``code`` channel: deny refuses it before the drivers are uploaded."""
-    trainer = GrantAwareModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=session, identity_propagation=True,
-                                     on_fallback="deny",
-                                     source_code=SourceCode(source_dir="s3://other-bucket/code/", entry_script="train.py"))
+    trainer = GrantAwareModelTrainer(
+        training_image=IMAGE,
+        role=ROLE,
+        sagemaker_session=session,
+        identity_propagation=True,
+        on_fallback="deny",
+        source_code=SourceCode(source_dir="s3://other-bucket/code/", entry_script="train.py"),
+    )
     assert trainer.plan().refused
     with pytest.raises(GrantFallbackError) as info:
         trainer.train(input_data_config=[InputData(channel_name="train", data_source=TRAIN)], wait=False, logs=False)
@@ -699,5 +711,3 @@ def test_a_trainer_built_without_init_has_the_default_settings():
     trainer = GrantAwareModelTrainer.model_construct(training_image=IMAGE, role=ROLE)
     assert trainer.s3ag_settings == sagemaker_s3ag.Settings()
     assert trainer.latest_decision is None
-
-

@@ -112,8 +112,6 @@ def wrappers() -> dict[tuple[str, str], object]:
     return {key: current(*key) for key in ORIGINALS}
 
 
-
-
 @pytest.fixture(autouse=True)
 def always_unpatch():
     assert_nothing_patched()  # an earlier test (any file) left nothing patched
@@ -158,7 +156,9 @@ def run(proc, kind, code=S3_CODE, **kwargs):
 def pipe_input() -> ProcessingInput:
     return ProcessingInput(
         input_name="raw",
-        s3_input=ProcessingS3Input(s3_uri=RAW, local_path="/opt/ml/processing/raw", s3_data_type="S3Prefix", s3_input_mode="Pipe"),
+        s3_input=ProcessingS3Input(
+            s3_uri=RAW, local_path="/opt/ml/processing/raw", s3_data_type="S3Prefix", s3_input_mode="Pipe"
+        ),
     )
 
 

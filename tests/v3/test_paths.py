@@ -67,8 +67,11 @@ def create_training_job(session, name: str):
         training_job_name=name,
         role_arn=ROLE,
         algorithm_specification=AlgorithmSpecification(training_image=IMAGE, training_input_mode="Pipe"),
-        input_data_config=[Channel(channel_name="train", data_source=DataSource(
-            s3_data_source=S3DataSource(s3_data_type="S3Prefix", s3_uri=TRAIN)))],
+        input_data_config=[
+            Channel(
+                channel_name="train", data_source=DataSource(s3_data_source=S3DataSource(s3_data_type="S3Prefix", s3_uri=TRAIN))
+            )
+        ],
         output_data_config=OutputDataConfig(s3_output_path=OUT),
         resource_config=ResourceConfig(instance_type="ml.m5.xlarge", instance_count=1, volume_size_in_gb=30),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=3600),
@@ -105,10 +108,17 @@ def test_processing_job_create_is_fixed_and_tagged(session, access_grants, calls
         processing_job_name="core-processing",
         role_arn=ROLE,
         app_specification=AppSpecification(image_uri=IMAGE),
-        processing_resources=ProcessingResources(cluster_config=ProcessingClusterConfig(
-            instance_type="ml.m5.xlarge", instance_count=1, volume_size_in_gb=30)),
-        processing_inputs=[ProcessingInput(input_name="raw", s3_input=ProcessingS3Input(
-            s3_uri=TRAIN, local_path="/opt/ml/processing/in", s3_data_type="S3Prefix", s3_input_mode="Pipe"))],
+        processing_resources=ProcessingResources(
+            cluster_config=ProcessingClusterConfig(instance_type="ml.m5.xlarge", instance_count=1, volume_size_in_gb=30)
+        ),
+        processing_inputs=[
+            ProcessingInput(
+                input_name="raw",
+                s3_input=ProcessingS3Input(
+                    s3_uri=TRAIN, local_path="/opt/ml/processing/in", s3_data_type="S3Prefix", s3_input_mode="Pipe"
+                ),
+            )
+        ],
         session=session.boto_session,
         region=session.boto_region_name,
     )
@@ -131,8 +141,15 @@ def test_training_job_update_switching_remote_debug_on_is_refused(session, acces
 def test_remote_function_job_is_preflighted_and_tagged(session, access_grants, calls, grant_warnings, no_waiting):
     sagemaker_s3ag.patch(identity_propagation=True)
 
-    @remote(sagemaker_session=session, image_uri=IMAGE, role=ROLE, instance_type="ml.m5.xlarge",
-            s3_root_uri=f"s3://{BUCKET}/remote", include_local_workdir=False, keep_alive_period_in_seconds=0)
+    @remote(
+        sagemaker_session=session,
+        image_uri=IMAGE,
+        role=ROLE,
+        instance_type="ml.m5.xlarge",
+        s3_root_uri=f"s3://{BUCKET}/remote",
+        include_local_workdir=False,
+        keep_alive_period_in_seconds=0,
+    )
     def add_one(a):
         return a + 1
 
@@ -165,8 +182,9 @@ def test_step_function_is_a_recorded_training_step(session, access_grants, grant
 @pytest.mark.parametrize("flavour", ["grant-aware", "patched"])
 def test_a_trainer_queued_with_aws_batch_is_settled(session, access_grants, batch, grant_warnings, flavour):
     if flavour == "grant-aware":
-        trainer = GrantAwareModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=session,
-                                         training_input_mode="Pipe", identity_propagation=True)
+        trainer = GrantAwareModelTrainer(
+            training_image=IMAGE, role=ROLE, sagemaker_session=session, training_input_mode="Pipe", identity_propagation=True
+        )
     else:
         sagemaker_s3ag.patch(identity_propagation=True)
         trainer = ModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=session, training_input_mode="Pipe")
@@ -180,13 +198,16 @@ def test_a_trainer_queued_with_aws_batch_is_settled(session, access_grants, batc
 # --------------------------------------------------------------------------- pipelines and first objects
 
 
-def test_a_step_the_pipeline_reaches_only_through_depends_on_is_settled_with_its_own_settings(session, access_grants, grant_warnings):
+def test_a_step_the_pipeline_reaches_only_through_depends_on_is_settled_with_its_own_settings(
+    session, access_grants, grant_warnings
+):
     from sagemaker.core.workflow.pipeline_context import PipelineSession
     from sagemaker.mlops.workflow.steps import TrainingStep
 
     ps = PipelineSession(boto_session=session.boto_session, sagemaker_client=session.sagemaker_client, default_bucket=BUCKET)
-    upstream = GrantAwareModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=ps, training_input_mode="Pipe",
-                                      identity_propagation=True)
+    upstream = GrantAwareModelTrainer(
+        training_image=IMAGE, role=ROLE, sagemaker_session=ps, training_input_mode="Pipe", identity_propagation=True
+    )
     downstream = ModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=ps)
     channels = [InputData(channel_name="train", data_source=TRAIN)]
     first = TrainingStep(name="Upstream", step_args=upstream.train(input_data_config=channels))
@@ -222,7 +243,13 @@ def test_a_first_grant_aware_object_made_without_init_still_has_its_requests_set
 
     script = tmp_path / "construct.py"
     script.write_text(MODEL_CONSTRUCT_FIRST)
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180, cwd=tmp_path,
-                            env={**os.environ, "SAGEMAKER_VALIDATE_ROLE": "false"})
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+        env={**os.environ, "SAGEMAKER_VALIDATE_ROLE": "false"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "MODE File" in result.stdout.splitlines()

@@ -43,21 +43,35 @@ def scripts(tmp_path):
 
 
 def s3_input(name: str, uri: str, mode: str = "File") -> ProcessingInput:
-    return ProcessingInput(input_name=name, s3_input=ProcessingS3Input(
-        s3_uri=uri, local_path=f"/opt/ml/processing/{name}", s3_data_type="S3Prefix", s3_input_mode=mode))
+    return ProcessingInput(
+        input_name=name,
+        s3_input=ProcessingS3Input(
+            s3_uri=uri, local_path=f"/opt/ml/processing/{name}", s3_data_type="S3Prefix", s3_input_mode=mode
+        ),
+    )
 
 
 def define(ps, scripts) -> dict:
     common = dict(role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=ps)
     prep = ScriptProcessor(image_uri=IMAGE, command=["python3"], **common)
-    trainer = ModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=ps, training_input_mode="Pipe",
-                           output_data_config=OutputDataConfig(s3_output_path=f"s3://{BUCKET}/models/"))
+    trainer = ModelTrainer(
+        training_image=IMAGE,
+        role=ROLE,
+        sagemaker_session=ps,
+        training_input_mode="Pipe",
+        output_data_config=OutputDataConfig(s3_output_path=f"s3://{BUCKET}/models/"),
+    )
     evaluate = ScriptProcessor(image_uri=IMAGE, command=["python3"], **common)
     steps = [
         ProcessingStep(name="Prep", step_args=prep.run(code=str(scripts / "prep.py"), inputs=[s3_input("raw", RAW, "Pipe")])),
-        TrainingStep(name="Train", step_args=trainer.train(input_data_config=[InputData(channel_name="train", data_source=f"s3://{BUCKET}/train/")])),
-        ProcessingStep(name="Evaluate", step_args=evaluate.run(
-            code=str(scripts / "evaluate.py"), inputs=[s3_input("model", f"s3://{BUCKET}/models/")])),
+        TrainingStep(
+            name="Train",
+            step_args=trainer.train(input_data_config=[InputData(channel_name="train", data_source=f"s3://{BUCKET}/train/")]),
+        ),
+        ProcessingStep(
+            name="Evaluate",
+            step_args=evaluate.run(code=str(scripts / "evaluate.py"), inputs=[s3_input("model", f"s3://{BUCKET}/models/")]),
+        ),
     ]
     return json.loads(Pipeline(name="StockOrNot", steps=steps, sagemaker_session=ps).definition())
 

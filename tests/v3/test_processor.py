@@ -468,7 +468,9 @@ def test_on_fallback_deny_leaves_locations_the_sdk_fills_in_later_to_the_final_r
     """A local input and an output without an S3 URI get their S3 place in ``_normalize_args``: asked about with the
     final request, not refused as unknown before it."""
     proc = make_processor(KINDS[0], session, on_fallback="deny")
-    local_out = ProcessingS3Output(s3_uri="/opt/ml/processing/out", local_path="/opt/ml/processing/out", s3_upload_mode="EndOfJob")
+    local_out = ProcessingS3Output(
+        s3_uri="/opt/ml/processing/out", local_path="/opt/ml/processing/out", s3_upload_mode="EndOfJob"
+    )
     run(proc, KINDS[0], inputs=[local_input(local_dir)], outputs=[ProcessingOutput(output_name="out", s3_output=local_out)])
     name = proc.latest_job.processing_job_name
     assert [(o.uri, o.permission, o.outcome) for o in proc.latest_decision.locations] == [
@@ -486,9 +488,7 @@ def test_on_fallback_deny_leaves_locations_the_sdk_fills_in_later_to_the_final_r
 def test_user_tags_list_is_not_mutated_and_user_tags_reach_the_job(session, calls, grant_warnings, kind, monkeypatch, tmp_path):
     # A Studio project config in the working directory makes the SDK append its project tags to the
     # tag list it is handed, in place.
-    (tmp_path / ".sagemaker-code-config").write_text(
-        '{"sagemakerProjectId": "p-1234", "sagemakerProjectName": "churn-project"}'
-    )
+    (tmp_path / ".sagemaker-code-config").write_text('{"sagemakerProjectId": "p-1234", "sagemakerProjectName": "churn-project"}')
     monkeypatch.chdir(tmp_path)
     project = [
         {"Key": "sagemaker:project-id", "Value": "p-1234"},
@@ -594,8 +594,13 @@ def test_grant_aware_of_named_classes():
 def test_grant_aware_script_processor_with_local_code(session, calls, grant_warnings, local_code):
     """``grant_aware(ScriptProcessor)`` end to end: the code is uploaded under the job's name and read as File."""
     proc = grant_aware(ScriptProcessor)(
-        image_uri=IMAGE, command=["python3"], role=ROLE, instance_count=1, instance_type="ml.m5.xlarge",
-        sagemaker_session=session, identity_propagation=True,
+        image_uri=IMAGE,
+        command=["python3"],
+        role=ROLE,
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        sagemaker_session=session,
+        identity_propagation=True,
     )
     proc.run(code=str(local_code), inputs=[pipe_input()], wait=False, logs=False)
     name = proc.latest_job.processing_job_name

@@ -48,7 +48,11 @@ def test_no_canary_anywhere_after_a_training_and_a_processing_job(session, acces
             wait=False,
         )
         proc = GrantAwareProcessor(
-            image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session,
+            image_uri=IMAGE,
+            role=ROLE,
+            instance_count=1,
+            instance_type="ml.m5.xlarge",
+            sagemaker_session=session,
             identity_propagation=True,
         )
         proc.run(
@@ -56,7 +60,9 @@ def test_no_canary_anywhere_after_a_training_and_a_processing_job(session, acces
             outputs=[
                 ProcessingOutput(
                     output_name="out",
-                    s3_output=ProcessingS3Output(s3_uri=f"s3://{BUCKET}/out/", local_path="/opt/ml/processing/out", s3_upload_mode="EndOfJob"),
+                    s3_output=ProcessingS3Output(
+                        s3_uri=f"s3://{BUCKET}/out/", local_path="/opt/ml/processing/out", s3_upload_mode="EndOfJob"
+                    ),
                 )
             ],
             wait=False,
@@ -114,8 +120,13 @@ def test_no_canary_in_a_refusal(session, access_grants, calls, caplog, job):
     else:
         access_grants.grant(f"s3://{BUCKET}/raw/*", "READ")  # the output is not granted
         owner = GrantAwareProcessor(
-            image_uri=IMAGE, role=ROLE, instance_count=1, instance_type="ml.m5.xlarge", sagemaker_session=session,
-            identity_propagation=True, on_fallback="deny",
+            image_uri=IMAGE,
+            role=ROLE,
+            instance_count=1,
+            instance_type="ml.m5.xlarge",
+            sagemaker_session=session,
+            identity_propagation=True,
+            on_fallback="deny",
         )
         out = ProcessingS3Output(s3_uri=f"s3://{BUCKET}/out/", local_path="/opt/ml/processing/out", s3_upload_mode="EndOfJob")
         with pytest.raises(GrantFallbackError) as caught:

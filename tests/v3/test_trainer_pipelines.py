@@ -194,7 +194,9 @@ def test_step_args_pipe_is_fixed_and_recorded_as_a_pipeline_job(flavour, ps, ses
 
 
 def test_channel_pipe_in_a_step_is_fixed(ga, ps, grant_warnings):
-    source = DataSource(s3_data_source=S3DataSource(s3_data_type="S3Prefix", s3_uri=TRAIN, s3_data_distribution_type="FullyReplicated"))
+    source = DataSource(
+        s3_data_source=S3DataSource(s3_data_type="S3Prefix", s3_uri=TRAIN, s3_data_distribution_type="FullyReplicated")
+    )
     trainer = ga.trainer(ps)
     step_args = trainer.train(input_data_config=[Channel(channel_name="train", data_source=source, input_mode="Pipe")])
     args = arguments(definition(ps, [TrainingStep(name="Train", step_args=step_args)]))
@@ -293,7 +295,9 @@ def test_fix_mode_step_uploads_its_code_with_the_definition(ga, ps, session, tmp
     assert any(key.endswith("/code/train.py") for key in uploaded_keys(session))
 
 
-def test_on_fallback_deny_refuses_a_directory_user_grant_for_a_pipeline_step(flavour, ps, session, tmp_path, calls, grant_warnings):
+def test_on_fallback_deny_refuses_a_directory_user_grant_for_a_pipeline_step(
+    flavour, ps, session, tmp_path, calls, grant_warnings
+):
     """Refused when the step is defined (train() under the PipelineSession), before the code upload."""
     trainer = flavour.trainer(ps, settings={"on_fallback": "deny"}, source_code=with_code(tmp_path))
     with pytest.raises(GrantFallbackError) as err:
@@ -317,7 +321,9 @@ def test_on_fallback_deny_with_a_grant_to_the_role_builds_the_step(ga, ps, acces
 @pytest.mark.parametrize("where", ["trainer", "channel"])
 def test_parameterised_input_mode_is_refused(flavour, ps, session, grant_warnings, where):
     mode = ParameterString(name="Mode", default_value="File")
-    source = DataSource(s3_data_source=S3DataSource(s3_data_type="S3Prefix", s3_uri=TRAIN, s3_data_distribution_type="FullyReplicated"))
+    source = DataSource(
+        s3_data_source=S3DataSource(s3_data_type="S3Prefix", s3_uri=TRAIN, s3_data_distribution_type="FullyReplicated")
+    )
     if where == "trainer":
         trainer = flavour.trainer(ps, training_input_mode=mode)
         channels, field = inputs(), "AlgorithmSpecification.TrainingInputMode"
@@ -353,7 +359,9 @@ def test_parameterised_s3_uri_is_reported_as_unknown(flavour, ps, grant_warnings
     assert "pipeline value Parameters.TrainData" in fallback
 
 
-def test_parameterised_s3_uri_with_on_fallback_deny_is_refused_when_the_step_is_defined(ga, ps, access_grants, calls, grant_warnings):
+def test_parameterised_s3_uri_with_on_fallback_deny_is_refused_when_the_step_is_defined(
+    ga, ps, access_grants, calls, grant_warnings
+):
     grant_to_the_role(access_grants)  # every literal location is granted: only the parameter is refused
     uri = ParameterString(name="TrainData", default_value=TRAIN)
     trainer = ga.trainer(ps, settings={"on_fallback": "deny"})

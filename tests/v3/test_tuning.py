@@ -40,8 +40,9 @@ def s3ag_tags(request) -> dict[str, str]:
 
 
 def test_pipe_mode_of_a_grant_aware_trainer_is_fixed_in_the_tuning_job(session, calls, grant_warnings):
-    trainer = GrantAwareModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=session,
-                                     training_input_mode="Pipe", identity_propagation=True)
+    trainer = GrantAwareModelTrainer(
+        training_image=IMAGE, role=ROLE, sagemaker_session=session, training_input_mode="Pipe", identity_propagation=True
+    )
     tuner = tuner_of(trainer)
     tuner.tune(inputs=[InputData(channel_name="train", data_source=TRAIN)], wait=False)
     (request,) = tuning_requests(calls)
@@ -57,9 +58,15 @@ def test_pipe_mode_of_a_grant_aware_trainer_is_fixed_in_the_tuning_job(session, 
 
 def test_on_violation_error_is_refused_before_the_tuner_uploads_the_code(session, calls, tmp_path):
     (tmp_path / "train.py").write_text("print('hi')\n")
-    trainer = GrantAwareModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=session,
-                                     training_input_mode="Pipe", identity_propagation=True, on_violation="error",
-                                     source_code=SourceCode(source_dir=str(tmp_path), entry_script="train.py"))
+    trainer = GrantAwareModelTrainer(
+        training_image=IMAGE,
+        role=ROLE,
+        sagemaker_session=session,
+        training_input_mode="Pipe",
+        identity_propagation=True,
+        on_violation="error",
+        source_code=SourceCode(source_dir=str(tmp_path), entry_script="train.py"),
+    )
     with pytest.raises(ConsiderationError) as info:
         tuner_of(trainer).tune(inputs=TRAIN, wait=False)
     assert info.value.rule == "pipe-mode"
@@ -95,9 +102,15 @@ def _ungranted_channel():
 def test_deny_sees_every_channel_the_tuner_will_send_before_it_uploads(session, calls, tmp_path, own, inputs):
     """A dict of channel URIs, and the trainer's own channels the tuner adds, are checked in tune()."""
     (tmp_path / "train.py").write_text("print('hi')\n")
-    trainer = GrantAwareModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=session, identity_propagation=True,
-                                     on_fallback="deny", input_data_config=[_ungranted_channel()] if own else None,
-                                     source_code=SourceCode(source_dir=str(tmp_path), entry_script="train.py"))
+    trainer = GrantAwareModelTrainer(
+        training_image=IMAGE,
+        role=ROLE,
+        sagemaker_session=session,
+        identity_propagation=True,
+        on_fallback="deny",
+        input_data_config=[_ungranted_channel()] if own else None,
+        source_code=SourceCode(source_dir=str(tmp_path), entry_script="train.py"),
+    )
     with pytest.raises(ConsiderationError) as info:
         tuner_of(trainer).tune(inputs=inputs, wait=False)
     assert info.value.rule == "fallback"
@@ -109,8 +122,9 @@ def test_remote_debugging_the_tuner_never_sends_is_not_refused(session, calls, g
     """A tuning job definition has no RemoteDebugConfig: the trainer's own is no reason to refuse the tuner."""
     from sagemaker.core.shapes import RemoteDebugConfig
 
-    trainer = GrantAwareModelTrainer(training_image=IMAGE, role=ROLE, sagemaker_session=session,
-                                     identity_propagation=True, on_violation="error")
+    trainer = GrantAwareModelTrainer(
+        training_image=IMAGE, role=ROLE, sagemaker_session=session, identity_propagation=True, on_violation="error"
+    )
     trainer.with_remote_debug_config(RemoteDebugConfig(enable_remote_debug=True))
     tuner_of(trainer).tune(inputs=TRAIN, wait=False)
     (request,) = tuning_requests(calls)

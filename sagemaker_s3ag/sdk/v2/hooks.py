@@ -83,8 +83,16 @@ PATCHED: tuple[Hook, ...] = (
     ("sagemaker.processing", "FrameworkProcessor.run", _run),
     ("sagemaker.spark.processing", "PySparkProcessor.run", _run),
     ("sagemaker.spark.processing", "SparkJarProcessor.run", _run),
-    ("sagemaker.estimator", "EstimatorBase.enable_remote_debug", refusing("remote-debug", "enable_remote_debug()", "remote debugging")),
-    ("sagemaker.estimator", "EstimatorBase.enable_default_profiling", refusing("profiler", "enable_default_profiling()", "SageMaker Profiler")),
+    (
+        "sagemaker.estimator",
+        "EstimatorBase.enable_remote_debug",
+        refusing("remote-debug", "enable_remote_debug()", "remote debugging"),
+    ),
+    (
+        "sagemaker.estimator",
+        "EstimatorBase.enable_default_profiling",
+        refusing("profiler", "enable_default_profiling()", "SageMaker Profiler"),
+    ),
     ("sagemaker.estimator", "EstimatorBase.update_profiler", refusing("profiler", "update_profiler()", "SageMaker Profiler")),
 )
 
