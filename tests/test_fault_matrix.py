@@ -5,7 +5,7 @@ only ungranted location is the one under test, in bucket ``FAULTY``; every other
 in a bucket granted to the role. S3 Access Grants answers for ``FAULTY`` as the cell says: a grant,
 no grant, throttling, a server error, a refused connection, or no answer at all. Each cell asserts
 the recorded verdict, the warning or the refusal, that nothing was created on a refusal, and that
-the cell took no longer than one preflight budget (plus slack).
+the cell took no longer than its preflight budget (plus slack).
 """
 
 from __future__ import annotations
@@ -31,8 +31,14 @@ pytestmark = pytest.mark.usefixtures("unpatch_after")
 
 OK = BUCKET  # granted READWRITE to the role
 FAULTY = "s3ag-faulty"  # answered as the cell says
-BUDGET = 1.0
 SLACK = 4.0  # a busy 2-CPU machine: moto, botocore and our threads, beyond the budget itself
+
+
+def budget(fault: str) -> float:
+    """A short budget where the answer is ``unknown`` anyway (the point: no longer than it); a roomy
+    one where an answer must arrive, so a busy machine cannot turn a grant into ``unknown``."""
+    return 10.0 if fault in ("granted", "no grant") else 1.0
+
 
 FAULTS = ("granted", "no grant", "throttled", "5xx", "connection refused", "hanging")
 POLICIES = ("allow", "warn", "deny")
@@ -232,7 +238,7 @@ def test_cell(session, cell, kind, fault, policy):
     started = time.monotonic()
     with (
         warnings.catch_warnings(record=True) as caught,
-        sagemaker_s3ag.patched(identity_propagation=True, on_fallback=policy, preflight_timeout=BUDGET),
+        sagemaker_s3ag.patched(identity_propagation=True, on_fallback=policy, preflight_timeout=budget(fault)),
     ):
         warnings.simplefilter("always", GrantAwareWarning)
         if refuse:
@@ -243,7 +249,7 @@ def test_cell(session, cell, kind, fault, policy):
     elapsed = time.monotonic() - started
     TALLY[fault] += 1
 
-    assert elapsed < BUDGET + SLACK
+    assert elapsed < budget(fault) + SLACK
     fallback_warnings = [w for w in caught if str(w.message).startswith("[s3ag:fallback]")]
     if refuse:
         assert created(session, kind) == 0 and sent == []  # refused before the call: nothing sent, nothing created
