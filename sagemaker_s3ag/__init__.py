@@ -21,8 +21,9 @@ SDK v3::
 name is imported when first used, and the SageMaker SDK only with a grant-aware class.
 
 The layers, each importing only those below it: ``cli`` (the ``s3ag`` command) → ``ops`` (describe,
-jobs, doctor, policy) and ``testing`` (the shipped test doubles) → ``sdk`` (the choke points, the
-grant-aware classes, ``patch()``) → ``core`` (rules, preflight, decisions; never the SDK).
+jobs, doctor, policy), ``testing`` (the shipped test doubles) and ``guard`` (the account-wide Lambda
+function; never the SDK) → ``sdk`` (the choke points, the grant-aware classes, ``patch()``) → ``core``
+(rules, preflight, decisions; never the SDK).
 """
 
 from __future__ import annotations

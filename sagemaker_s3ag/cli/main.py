@@ -2,8 +2,9 @@
 
 s3ag demo                     grant-aware jobs with TIP on, against the embedded emulator (no AWS account)
 s3ag rules [--markdown]       the S3 Access Grants rules this package enforces
-s3ag policy [--region R] [--account A] --grants-role ROLE [--trust]
-                              the execution-role policy (or the location role's trust policy), JSON for IAM
+s3ag policy [--region R] [--account A] --grants-role ROLE [--trust | --scp | --boundary]
+                              the execution-role policy (or the location role's trust policy, or an SCP
+                              requiring the s3ag record), JSON for IAM
 s3ag doctor [--role ARN] [--prefix s3://...]...
                               is S3 Access Grants wired, and do grants govern? (exit 1 if not)
 s3ag describe JOB [--json] [--locations]
@@ -12,6 +13,8 @@ s3ag jobs [--since 7d] [--credentials iam-role] [--json]
                               recent jobs and how they read S3
 s3ag run [SETTINGS] -- COMMAND [ARGS ...]
                               run a program with every SageMaker SDK class patched
+s3ag guard template|package|events|replay
+                              the account-wide guard on EventBridge and Lambda
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any, NoReturn, Optional, TextIO
 
 from sagemaker_s3ag._version import __version__
 from sagemaker_s3ag.cli.demo import run_demo
+from sagemaker_s3ag.cli.guard import add_guard_parser
 from sagemaker_s3ag.cli.run import run
 from sagemaker_s3ag.core.decision import CREDENTIALS
 from sagemaker_s3ag.core.errors import SageMakerS3agError
@@ -32,7 +36,7 @@ from sagemaker_s3ag.core.settings import check_seconds
 from sagemaker_s3ag.ops.describe import describe_job
 from sagemaker_s3ag.ops.doctor import doctor
 from sagemaker_s3ag.ops.jobs import list_jobs, parse_since
-from sagemaker_s3ag.ops.policy import access_grants_trust_policy, execution_role_policy
+from sagemaker_s3ag.ops.policy import access_grants_trust_policy, execution_role_policy, require_record_policy
 from sagemaker_s3ag.sdk.installed import sdk_class
 
 
@@ -75,11 +79,15 @@ def _sagemaker_session(region: Optional[str]) -> Any:
 def _policy(args: argparse.Namespace, out: TextIO) -> int:
 
     region, account = args.region, args.account
-    if region is None or account is None:
+    if (region is None or account is None) and not (args.scp or args.boundary):
         session = _boto_session(region)
         region = region or session.region_name
         account = account or session.client("sts").get_caller_identity()["Account"]
-    if args.trust:
+    if args.exempt and not (args.scp or args.boundary):
+        raise ValueError("--exempt goes with --scp or --boundary")
+    if args.scp or args.boundary:
+        policy = require_record_policy(boundary=args.boundary, exempt=tuple(args.exempt or ()))
+    elif args.trust:
         policy = access_grants_trust_policy(region, account)
     elif not args.grants_role:
         raise ValueError("--grants-role is needed for the execution-role policy (or pass --trust)")
@@ -270,13 +278,26 @@ def build_parser() -> argparse.ArgumentParser:
         "role S3 Access Grants assumes for your locations. JSON that pastes into IAM. Region and account "
         "default to the current credentials'.",
         epilog="examples:\n  s3ag policy --grants-role S3AccessGrantsLocationRole\n"
-        "  s3ag policy --region us-east-1 --account 111122223333 --trust",
+        "  s3ag policy --region us-east-1 --account 111122223333 --trust\n"
+        "  s3ag policy --scp --exempt arn:aws:iam::111122223333:role/BreakGlass",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     policy.add_argument("--region", help="Region of the Access Grants instance (default: your configured Region)")
     policy.add_argument("--account", help="12-digit account of the instance (default: your credentials' account)")
     policy.add_argument("--grants-role", help="the Access Grants location role, name or ARN")
-    policy.add_argument("--trust", action="store_true", help="print the location role's trust policy instead")
+    which = policy.add_mutually_exclusive_group()
+    which.add_argument("--trust", action="store_true", help="print the location role's trust policy instead")
+    which.add_argument(
+        "--scp",
+        action="store_true",
+        help="print a service control policy denying CreateTrainingJob/CreateProcessingJob without the "
+        "s3ag:identity-propagation tag. A tag can be forged by anyone who may create jobs: this keeps out tools "
+        "that never heard of sagemaker-s3ag, and the guard (s3ag guard template) is the check",
+    )
+    which.add_argument("--boundary", action="store_true", help="the same denial as a permissions boundary")
+    policy.add_argument(
+        "--exempt", action="append", metavar="PRINCIPAL_ARN", help="with --scp/--boundary: a principal it does not apply to"
+    )
     policy.set_defaults(handler=_policy)
 
     doctor = commands.add_parser(
@@ -332,6 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("--region", help="Region (default: your configured Region)")
     jobs.add_argument("--json", action="store_true", help="machine-readable output")
     jobs.set_defaults(handler=_jobs)
+
+    add_guard_parser(commands, _Parser)
     return parser
 
 

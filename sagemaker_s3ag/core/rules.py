@@ -516,6 +516,31 @@ def enforce(
     return copy_request(current), findings
 
 
+def check(request: Mapping[str, Any], job_type: JobType) -> list[Finding]:
+    """Every rule for ``job_type`` on a request as it was sent, without changing or refusing anything.
+
+    Each finding is something TIP forbids in the request; its action says what :func:`enforce`
+    would do (``removed`` / ``replaced``: fix it; ``refused``: refuse the job), and its message
+    states the problem only, since nothing was changed. The account-wide guard judges jobs launched
+    elsewhere with it::
+
+        >>> from sagemaker_s3ag.core.rules import check
+        >>> sorted({f.rule for f in check(request, "training")})
+        ['debugger', 'pipe-mode']
+
+    Never raises for a request of any shape; ``job_type`` must be ``"training"``, ``"processing"``
+    or ``"tuning"``.
+    """
+    if job_type == "tuning":
+        findings = _apply_tuning(request, RuleContext("training"))[1]
+    elif job_type in ("training", "processing"):
+        findings = _apply_all(request, RuleContext(job_type))[1]
+    else:
+        raise ValueError(f"job_type must be 'training', 'processing' or 'tuning', not {job_type!r}")
+    # A fix's message reads "<the problem>; <what was changed>": only the problem is true here.
+    return [replace(f, message=f.message.split("; ")[0]) if f.changed else f for f in findings]
+
+
 def _apply_all(request: Mapping[str, Any], ctx: RuleContext) -> tuple[Request, list[Finding]]:
     """Every rule for ``ctx.job_type``, in registry order; a crashing rule becomes a refusal."""
     current: Request = request  # type: ignore[assignment]

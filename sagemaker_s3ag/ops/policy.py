@@ -97,3 +97,47 @@ def access_grants_trust_policy(region: str, account_id: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+RECORD_TAG = "s3ag:identity-propagation"  # every job sagemaker-s3ag sends carries it
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[\w-]*:(iam|sts)::(\d{12}|\*):[\w+=,.@/*-]+$")
+
+
+def require_record_policy(*, boundary: bool = False, exempt: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A service control policy (or, with ``boundary=True``, a permissions boundary) that denies
+    ``CreateTrainingJob`` and ``CreateProcessingJob`` without the ``s3ag:identity-propagation`` tag.
+
+    A tag can be forged: anyone allowed to create a job can add it by hand. The policy keeps out
+    tools that never heard of sagemaker-s3ag (and jobs built before it was installed); the guard
+    (``s3ag guard template``) checks what the jobs really ask for. A pipeline's jobs carry the tag
+    when the pipeline was built with sagemaker-s3ag. In a notebook::
+
+        import json
+        from sagemaker_s3ag.ops.policy import require_record_policy
+        print(json.dumps(require_record_policy(exempt=("arn:aws:iam::111122223333:role/BreakGlass",)), indent=2))
+
+    Args:
+        boundary: a permissions boundary (it also allows everything else: a boundary only sets the
+            ceiling of what identity policies grant) instead of an SCP.
+        exempt: principal ARNs (wildcards allowed) the denial does not apply to, e.g. a break-glass role.
+
+    Raises:
+        ValueError: an exempt entry that is not an IAM or STS principal ARN.
+    """
+    for arn in exempt:
+        if not _PRINCIPAL_ARN.match(arn):
+            raise ValueError(f"{arn!r} is not an IAM principal ARN such as 'arn:aws:iam::111122223333:role/Admin'")
+    condition: dict[str, Any] = {"Null": {f"aws:RequestTag/{RECORD_TAG}": "true"}}
+    if exempt:
+        condition["ArnNotLike"] = {"aws:PrincipalArn": list(exempt)}
+    deny = {
+        "Sid": "DenySageMakerJobsWithoutS3agRecord",
+        "Effect": "Deny",
+        "Action": ["sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob"],
+        "Resource": "*",
+        "Condition": condition,
+    }
+    statements: list[dict[str, Any]] = [deny]
+    if boundary:
+        statements.insert(0, {"Sid": "BoundaryAllowsTheRest", "Effect": "Allow", "Action": "*", "Resource": "*"})
+    return {"Version": "2012-10-17", "Statement": statements}
