@@ -411,16 +411,14 @@ def expected_record(
 ) -> list[dict[str, str]]:
     """The ``s3ag:`` tags of a job or pipeline step, in the order they are written."""
     tags = [
-        {"Key": "s3ag:credentials", "Value": credentials},
         {"Key": "s3ag:identity-propagation", "Value": identity},
+        {"Key": "s3ag:version", "Value": __version__},
+        {"Key": "s3ag:credentials", "Value": credentials},
         {"Key": "s3ag:adjustments", "Value": adjustments},
     ]
     if fallback is not None:
         tags.append({"Key": "s3ag:fallback", "Value": fallback})
-    return tags + [
-        {"Key": "s3ag:launched-by", "Value": launched_by},
-        {"Key": "s3ag:version", "Value": __version__},
-    ]
+    return tags + [{"Key": "s3ag:launched-by", "Value": launched_by}]
 
 
 def tag_map(tags) -> dict[str, str]:

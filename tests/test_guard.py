@@ -260,7 +260,7 @@ def test_the_same_event_delivered_twice_acts_once(session, aws):
     again = guard(json.loads(json.dumps(delivered)), config(aws, security_hub=True), clients=aws.clients)
     assert first["outcome"] == "violation" and again["outcome"] == "duplicate"
     assert len(aws.messages()) == 1
-    assert aws.tags(arn)[EVENT_TAG] == delivered["detail"]["eventID"]
+    assert aws.tags(arn)[EVENT_TAG] == f"{delivered['detail']['eventTime']} {delivered['detail']['eventID']}"
     tags = aws.clients["sagemaker"].list_tags(ResourceArn=arn)["Tags"]
     assert [t["Key"] for t in tags].count(GUARD_TAG) == 1
     findings = aws.clients["securityhub"].get_findings()["Findings"]
@@ -454,7 +454,7 @@ def test_any_event_content_gives_a_verdict_never_a_traceback(operation, paramete
     record = cloudtrail_record(operation, {})
     record["requestParameters"], record["userIdentity"] = parameters, identity
     summary = guard(eventbridge_event(record), GuardConfig(identity_propagation="on", stop="not-ok"))
-    assert summary["outcome"] in ("ok", "violation", "unrecorded", "unchecked")
+    assert summary["outcome"] in ("ok", "violation", "unrecorded", "unchecked", "skipped")  # skipped: an update
 
 
 def test_saved_event_files_of_every_shape(tmp_path):
@@ -492,10 +492,172 @@ def test_a_tuning_job_is_judged_by_its_training_definitions():
             "Strategy": "Bayesian",
             "ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2},
         },
-        "TrainingJobDefinition": {k: v for k, v in training("x", mode="Pipe").items() if k != "TrainingJobName"},
+        "TrainingJobDefinition": {
+            k: v for k, v in training("x", mode="Pipe").items() if k not in ("TrainingJobName", "HyperParameters")
+        },
     }
     summary = guard(event("CreateHyperParameterTuningJob", request), GuardConfig(stop="violation"))
     assert summary["tag"] == "violation pipe-mode"
     assert summary["findings"][0].startswith("[s3ag:pipe-mode] TrainingJobDefinition.AlgorithmSpecification")
     assert "would stop tuning job tune-pipe" in summary["actions"]
     assert summary["arn"] == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:hyper-parameter-tuning-job/tune-pipe"
+
+
+# --------------------------------------------------------------------------- found by review
+
+
+def test_an_event_name_of_any_json_type_is_malformed_not_a_crash():
+    for name in (["CreateTrainingJob"], {"a": 1}, 7, None):
+        bad = {
+            "detail-type": "AWS API Call via CloudTrail",
+            "detail": {"eventSource": "sagemaker.amazonaws.com", "eventName": name},
+        }
+        assert guard(bad, GuardConfig())["outcome"] == "malformed"
+
+
+RECORD_FIELDS = st.sampled_from(
+    [
+        "eventName",
+        "eventSource",
+        "eventID",
+        "eventTime",
+        "userIdentity",
+        "requestParameters",
+        "responseElements",
+        "errorCode",
+        "awsRegion",
+        "recipientAccountId",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fields=st.dictionaries(RECORD_FIELDS, JSON, max_size=4), wrapped=st.booleans())
+def test_any_record_field_of_any_json_type_gives_an_outcome(fields, wrapped):
+    record = {**cloudtrail_record("CreateTrainingJob", training("fuzz", mode="Pipe")), **fields}
+    delivered = eventbridge_event(record) if wrapped else record
+    summary = guard(delivered, GuardConfig(identity_propagation="on", stop="not-ok", security_hub=True, topic_arn="t"))
+    assert summary["outcome"] in ("ok", "no-tip", "violation", "unrecorded", "unchecked", "skipped", "malformed", "ignored")
+
+
+def definition_of(*steps: dict) -> str:
+    return json.dumps({"Version": "2020-12-01", "Steps": list(steps)})
+
+
+def test_a_late_redelivery_cannot_undo_a_later_verdict(session, aws):
+    good = {k: v for k, v in sent_by_the_plugin(session, training("guard-late-good")).items() if k != "TrainingJobName"}
+    bad = {**good, "DebugHookConfig": {"S3OutputPath": f"s3://{BUCKET}/debug/"}}
+    create = {
+        "PipelineName": "guard-late",
+        "RoleArn": ROLE,
+        "PipelineDefinition": definition_of({"Name": "T", "Type": "Training", "Arguments": good}),
+    }
+    arn = session.sagemaker_client.create_pipeline(**create)["PipelineArn"]
+    created = event("CreatePipeline", create, event_time="2026-12-07T09:00:00Z")
+    updated = event(
+        "UpdatePipeline",
+        {**create, "PipelineDefinition": definition_of({"Name": "T", "Type": "Training", "Arguments": bad})},
+        event_time="2026-12-07T09:05:00Z",
+    )
+    assert guard(updated, config(aws), clients=aws.clients)["outcome"] == "violation"
+    late = guard(created, config(aws), clients=aws.clients)  # the create, delivered again, after the update
+    assert late["outcome"] == "superseded"
+    assert aws.tags(arn)[GUARD_TAG] == "violation debugger"
+
+
+def test_an_update_that_leaves_the_definition_keeps_the_verdict(session, aws):
+    bad = {k: v for k, v in training("x", **DEBUGGER_RULES).items() if k != "TrainingJobName"}
+    create = {
+        "PipelineName": "guard-rename",
+        "RoleArn": ROLE,
+        "PipelineDefinition": definition_of({"Name": "T", "Type": "Training", "Arguments": bad}),
+    }
+    arn = session.sagemaker_client.create_pipeline(**create)["PipelineArn"]
+    guard(event("CreatePipeline", create, event_time="2026-12-07T09:00:00Z"), config(aws), clients=aws.clients)
+    renamed = guard(
+        event(
+            "UpdatePipeline",
+            {"PipelineName": "guard-rename", "PipelineDisplayName": "Renamed"},
+            event_time="2026-12-07T09:10:00Z",
+        ),
+        config(aws),
+        clients=aws.clients,
+    )
+    assert renamed["outcome"] == "skipped" and renamed["actions"] == []
+    assert aws.tags(arn)[GUARD_TAG] == "violation debugger" and len(aws.messages()) == 1
+
+
+def test_an_event_that_names_no_job_is_tagged_not_retried_forever(session, aws):
+    request = training("guard-nameless")
+    arn = aws.create("CreateTrainingJob", request)
+    record = cloudtrail_record("CreateTrainingJob", request)
+    record["requestParameters"] = None  # withheld, while the response still names the ARN
+    summary = guard(eventbridge_event(record), config(aws, stop="not-ok"), clients=aws.clients)
+    assert summary["outcome"] == "unchecked" and "not stopped: the event does not name the job" in summary["actions"]
+    assert aws.tags(arn)[GUARD_TAG] == "unchecked" and aws.stopped_training == []
+
+
+@pytest.mark.parametrize("users", [45, 47, 49])
+def test_the_plugins_record_survives_a_crowd_of_user_tags(session, users):
+    tags = [{"Key": f"team:{i}", "Value": str(i)} for i in range(users)]
+    sent = sent_by_the_plugin(session, training(f"guard-crowd-{users}", Tags=tags))
+    ours = [t["Key"] for t in sent["Tags"] if t["Key"].startswith("s3ag:")]
+    assert ours[0] == "s3ag:identity-propagation" and len(sent["Tags"]) == 50
+    assert judge(read_event(cloudtrail_record("CreateTrainingJob", sent))).status == "ok"
+
+
+@pytest.mark.parametrize("arguments", ["HIDDEN_DUE_TO_SECURITY_REASONS", None, [], "{}"])
+def test_a_job_step_whose_arguments_cannot_be_read_is_unchecked(arguments):
+    request = {
+        "PipelineName": "p",
+        "RoleArn": ROLE,
+        "PipelineDefinition": definition_of({"Name": "Odd", "Type": "Processing", "Arguments": arguments}),
+    }
+    verdict = judge(read_event(cloudtrail_record("CreatePipeline", request)))
+    assert verdict.status == "unchecked" and "job steps whose Arguments cannot be read: Odd" in verdict.notes
+
+
+def test_update_training_job_switching_on_remote_debugging(session, aws):
+    sent = sent_by_the_plugin(session, training("guard-update"))
+    arn = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:training-job/guard-update"
+    update = {"TrainingJobName": "guard-update", "RemoteDebugConfig": {"EnableRemoteDebug": True}}
+    by_admin = event("UpdateTrainingJob", update, identity=role_session("ml-admin"))  # no onBehalfOf: the job's record says TIP
+    summary = guard(by_admin, config(aws, stop="violation"), clients=aws.clients)
+    assert summary["tag"] == "violation remote-debug" and aws.stopped_training == ["guard-update"]
+    assert sent["Tags"] and aws.tags(arn)[GUARD_TAG] == "violation remote-debug"
+    harmless = guard(
+        event("UpdateTrainingJob", {"TrainingJobName": "guard-update", "ResourceConfig": {"KeepAlivePeriodInSeconds": 60}}),
+        config(aws),
+        clients=aws.clients,
+    )
+    assert harmless["outcome"] == "skipped" and aws.tags(arn)[GUARD_TAG] == "violation remote-debug"
+
+
+def test_a_recorded_job_without_tip_is_no_tip_not_ok():
+    tags = [{"Key": "s3ag:identity-propagation", "Value": "disabled"}, {"Key": "s3ag:version", "Value": "0.1.0"}]
+    record = cloudtrail_record("CreateTrainingJob", training("plain", mode="Pipe", Tags=tags), identity=role_session())
+    verdict = judge(read_event(record))
+    assert (verdict.status, verdict.tag_value, verdict.rules_applied) == ("no-tip", "no-tip", False)
+
+
+def test_the_lambda_entry_logs_each_summary(monkeypatch, aws, session):
+    import logging
+
+    from sagemaker_s3ag.guard import handler as module
+
+    monkeypatch.setattr(module, "_clients", aws.clients)
+    monkeypatch.setattr(logging.getLogger(), "level", logging.WARNING)  # Lambda's runtime default
+    monkeypatch.setattr(logging.getLogger("sagemaker_s3ag"), "level", logging.NOTSET)
+    monkeypatch.setenv("S3AG_GUARD_TAG", "false")
+    request = training("guard-entry")
+    module.handler(event("CreateTrainingJob", request), None)
+    assert logging.getLogger("sagemaker_s3ag.guard.handler").isEnabledFor(logging.INFO)
+
+
+def test_a_gzipped_trail_log_file_replays(tmp_path):
+    import gzip
+
+    records = [cloudtrail_record("CreateTrainingJob", training("gz"))]
+    assert [read_event(e).name for e in read_events(gzip.compress(json.dumps({"Records": records}).encode()))] == ["gz"]
+    with pytest.raises(EventError, match="not a readable gzip file"):
+        list(read_events(b"\x1f\x8b broken"))

@@ -205,7 +205,11 @@ def test_scp_denies_jobs_without_the_record_tag():
     policy = json.loads(text)
     (deny,) = policy["Statement"]
     assert code == 0 and deny["Effect"] == "Deny"
-    assert deny["Action"] == ["sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob"]
+    assert deny["Action"] == [
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:CreateProcessingJob",
+        "sagemaker:CreateHyperParameterTuningJob",
+    ]
     assert deny["Condition"] == {
         "Null": {"aws:RequestTag/s3ag:identity-propagation": "true"},
         "ArnNotLike": {"aws:PrincipalArn": ["arn:aws:iam::111122223333:role/BreakGlass"]},
@@ -246,9 +250,30 @@ def test_scp_arguments_are_checked(argv, message, capsys):
 
 
 def test_the_plugins_jobs_carry_the_tag_the_scp_requires(session):
-    """What the SCP asks for is what every request the plugin sends carries."""
-    from test_guard import sent_by_the_plugin, training
+    """What the SCP asks for is what every job request the plugin sends carries, for each action it denies."""
+    from test_guard import processing, sent_by_the_plugin, training
 
-    sent = sent_by_the_plugin(session, training("scp-check"))
-    tag_key = next(iter(require_record_policy()["Statement"][0]["Condition"]["Null"])).split("/", 1)[1]
-    assert tag_key in {t["Key"] for t in sent["Tags"]}
+    import sagemaker_s3ag
+
+    policy = require_record_policy()["Statement"][0]
+    tag_key = next(iter(policy["Condition"]["Null"])).split("/", 1)[1]
+    client = session.boto_session.client("sagemaker")
+    sent: list[dict] = []
+    client.meta.events.register(
+        "before-parameter-build.sagemaker", lambda params, **_: sent.append(json.loads(json.dumps(params)))
+    )
+    definition = {k: v for k, v in training("x").items() if k not in ("TrainingJobName", "HyperParameters")}
+    with sagemaker_s3ag.patched(identity_propagation=True, on_fallback="allow"):
+        client.create_processing_job(**processing("scp-processing"))
+        client.create_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName="scp-tuning",
+            HyperParameterTuningJobConfig={
+                "Strategy": "Random",
+                "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 1},
+            },
+            TrainingJobDefinition=definition,
+        )
+    sent.insert(0, sent_by_the_plugin(session, training("scp-training")))
+    assert len(sent) == len(policy["Action"])
+    for request in sent:
+        assert tag_key in {t["Key"] for t in request["Tags"]}

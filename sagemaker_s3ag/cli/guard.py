@@ -46,7 +46,7 @@ def _package(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _replay(args: argparse.Namespace, out: TextIO) -> int:
-    text = sys.stdin.read() if args.events == "-" else Path(args.events).read_text(encoding="utf-8")
+    data = sys.stdin.buffer.read() if args.events == "-" else Path(args.events).read_bytes()
     config = GuardConfig(
         identity_propagation=args.identity_propagation,
         tag=not args.no_tag,
@@ -58,7 +58,7 @@ def _replay(args: argparse.Namespace, out: TextIO) -> int:
     logging.getLogger("sagemaker_s3ag.guard").setLevel(logging.ERROR)  # the report below is the output
     seen: set[str] = set()
     summaries: list[dict[str, Any]] = []
-    for event in read_events(text):
+    for event in read_events(data):
         summary = guard(event, config)  # no clients: nothing is called, each action says "would"
         event_id = summary.get("eventId") or ""
         if event_id and event_id in seen and summary["outcome"] not in ("malformed", "ignored"):
@@ -86,7 +86,7 @@ def add_guard_parser(commands: Any, parser_class: type[argparse.ArgumentParser])
         "guard",
         help="the account-wide guard: the same rules on every SageMaker job, on EventBridge and Lambda",
         description="Deploys and tries the guard: a Lambda function on an EventBridge rule that judges every "
-        "CreateTrainingJob, CreateProcessingJob, CreateHyperParameterTuningJob, CreatePipeline and UpdatePipeline "
+        "CreateTrainingJob, CreateProcessingJob, CreateHyperParameterTuningJob, CreatePipeline, UpdatePipeline and UpdateTrainingJob "
         "CloudTrail records in the account, with the same rules, and tags, reports or stops what breaks them.",
         epilog="example:\n  s3ag guard package guard.zip && aws s3 cp guard.zip s3://BUCKET/sagemaker-s3ag-guard.zip\n"
         "  s3ag guard template > guard.yaml\n"

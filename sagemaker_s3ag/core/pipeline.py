@@ -33,17 +33,32 @@ SettleStep = Callable[[str, JobType, Request], Request]
 
 def job_steps(definition: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], JobType]]:
     """``(step, job type)`` for every job step of a definition, condition branches included, in order."""
+    for step, job_type in _steps(definition):
+        if job_type is not None and isinstance(step.get("Arguments"), dict):
+            yield step, job_type
+
+
+def unreadable_job_steps(definition: Mapping[str, Any]) -> list[str]:
+    """The names of job steps (``Training``, ``Processing``, ...) whose ``Arguments`` is not an object."""
+    return [
+        str(step.get("Name") or "(unnamed)")
+        for step, job_type in _steps(definition)
+        if job_type is not None and not isinstance(step.get("Arguments"), dict)
+    ]
+
+
+def _steps(definition: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], Optional[JobType]]]:
     pending = list(definition.get("Steps") or ()) if isinstance(definition, Mapping) else []
     pending.reverse()
     while pending:
         step = pending.pop()
         if not isinstance(step, dict):
             continue
-        job_type = STEP_TYPES.get(step.get("Type"))  # type: ignore[arg-type]
+        step_type = step.get("Type")
+        job_type = STEP_TYPES.get(step_type) if isinstance(step_type, str) else None
+        yield step, job_type
         arguments = step.get("Arguments")
-        if job_type is not None and isinstance(arguments, dict):
-            yield step, job_type
-        elif isinstance(arguments, dict):
+        if job_type is None and isinstance(arguments, dict):
             for key in reversed(_NESTED):
                 branch = arguments.get(key)
                 if isinstance(branch, list):

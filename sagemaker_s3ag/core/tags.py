@@ -26,14 +26,16 @@ MAX_TAGS = 50
 MAX_VALUE = 256
 MAX_KEY = 128
 
-# The order in which our tags are kept when the user's tags leave too little room.
+# The order in which our tags are kept when the user's tags leave too little room: whether TIP was
+# on first (what an SCP can require, and what marks a record), then the version (what tells a record
+# sagemaker-s3ag wrote), then the prediction.
 KEYS = (
-    "s3ag:credentials",
     "s3ag:identity-propagation",
+    "s3ag:version",
+    "s3ag:credentials",
     "s3ag:adjustments",
     "s3ag:fallback",
     "s3ag:launched-by",
-    "s3ag:version",
 )
 _NOT_ALLOWED = re.compile(r"[^\w\s.:/=+\-@]")
 
@@ -99,11 +101,12 @@ def merge_tags(
 
 
 def earlier_record(tags: Any) -> dict[str, str]:
-    """The ``s3ag:`` record a request already carries, when sagemaker-s3ag wrote it (it has ``s3ag:version``)."""
+    """The ``s3ag:`` record a request already carries, when sagemaker-s3ag wrote it (it has
+    ``s3ag:version`` or ``s3ag:identity-propagation``, the two kept first when tags run short)."""
     if not isinstance(tags, (list, tuple)):
         return {}
     record = record_from_tags(tag for tag in tags if isinstance(tag, Mapping) and "Key" in tag)
-    return record if "s3ag:version" in record else {}
+    return record if "s3ag:version" in record or "s3ag:identity-propagation" in record else {}
 
 
 def check_tags(tags: Any) -> list[Mapping[str, Any]]:

@@ -3,14 +3,17 @@
 EventBridge delivers an event at least once, so every action is safe to repeat and the job's tag
 is written last, as the mark that the event was handled:
 
-1. ``ListTags``: a job already tagged ``s3ag:guard-event`` = this event's id was handled: stop here.
+1. ``ListTags``: a job already tagged ``s3ag:guard-event`` = this event (its time and id) was
+   handled: stop here; one tagged with a later event is judged by that one (EventBridge keeps no
+   order: a redelivered ``CreatePipeline`` must not undo the verdict on a later ``UpdatePipeline``).
 2. Publish the finding to SNS (a JSON message; subscribers deduplicate on its ``eventId``
    attribute) and, when asked, to AWS Security Hub (its ``Id`` is derived from the event, and an
    identical re-import is ignored by Security Hub).
 3. Stop the job, when asked (``StopTrainingJob`` / ``StopProcessingJob`` /
    ``StopHyperParameterTuningJob``; a job that already ended is not an error).
-4. Tag it: ``s3ag:guard`` = the verdict and ``s3ag:guard-event`` = the event id, never touching
-   another tag and never beyond 50 tags.
+4. Tag it: ``s3ag:guard`` = the verdict and ``s3ag:guard-event`` = the event's time and id, never
+   touching another tag and never beyond 50 tags (with one tag of room, the verdict alone: then a
+   redelivery acts again).
 
 When a step fails after botocore's retries, the later ones still run but the mark is not written,
 and :class:`ActionError` is raised, so Lambda retries the event and then hands it to the dead-letter
@@ -24,6 +27,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 from sagemaker_s3ag.core.errors import SageMakerS3agError
@@ -40,7 +44,7 @@ TIERS: Mapping[str, frozenset[str]] = {
     "off": frozenset(),
     "violation": frozenset({"violation"}),
     "not-ok": frozenset({"violation", "unrecorded", "unchecked"}),
-    "all": frozenset({"ok", "violation", "unrecorded", "unchecked"}),
+    "all": frozenset({"ok", "no-tip", "violation", "unrecorded", "unchecked"}),
 }
 _STOP = {
     "training": ("stop_training_job", "TrainingJobName"),
@@ -105,9 +109,11 @@ class GuardConfig:
 
 @dataclass
 class Outcome:
-    """What happened to one event: ``done`` (or, dry, what would be done) and what failed."""
+    """What happened to one event: ``done`` (or, dry, what would be done) and what failed; or
+    nothing, because it was handled before (``duplicate``) or a later event was (``superseded``)."""
 
     duplicate: bool = False
+    superseded: bool = False
     done: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
@@ -127,18 +133,26 @@ def act(call: ApiCall, verdict: Verdict, config: GuardConfig, clients: Optional[
     existing: list[dict[str, Any]] = []
     if not dry and config.tag:
         try:
-            existing = _tags(clients["sagemaker"], call.arn)  # type: ignore[index]
+            existing = job_tags(clients, call.arn)
         except Exception as err:
             outcome.failed.append(f"read tags: {_reason(err)}")
-        if any(t.get("Key") == EVENT_TAG and t.get("Value") == tag_value(call.event_id) for t in existing):
+        marked = next((str(t.get("Value", "")) for t in existing if t.get("Key") == EVENT_TAG), "")
+        marked_time, _, marked_id = marked.partition(" ")
+        if marked_id == call.event_id or marked == call.event_id:
             outcome.duplicate = True
+            return outcome
+        if marked_time and call.time and marked_time > call.time:
+            outcome.superseded = True
             return outcome
     if verdict.status in TIERS[config.notify] and config.topic_arn:
         _step(outcome, f"publish to {config.topic_arn}", dry, lambda: _publish(clients, config.topic_arn, call, verdict))
     if verdict.status in TIERS[config.notify] and config.security_hub:
         _step(outcome, "import into Security Hub", dry, lambda: _import_finding(clients, call, verdict))
     if verdict.status in TIERS[config.stop] and call.kind in _STOP:
-        _step(outcome, f"stop {call.kind} job {call.name}", dry, lambda: _stop(clients, call))
+        if call.name:
+            _step(outcome, f"stop {call.kind} job {call.name}", dry, lambda: _stop(clients, call))
+        else:
+            outcome.done.append("not stopped: the event does not name the job")
     if config.tag:
         if outcome.failed:
             outcome.failed.append("not tagged, so that the event is delivered again")
@@ -162,7 +176,9 @@ def _step(outcome: Outcome, label: str, dry: bool, work: Any) -> None:
         outcome.done.append(f"{label}{f' ({note})' if note else ''}")
 
 
-def _tags(sagemaker: Any, arn: str) -> list[dict[str, Any]]:
+def job_tags(clients: Any, arn: str) -> list[dict[str, Any]]:
+    """Every tag of a job or pipeline (``ListTags``, paged)."""
+    sagemaker = clients["sagemaker"]
     tags: list[dict[str, Any]] = []
     token: Optional[str] = None
     for _page in range(10):  # a resource holds at most 50 tags
@@ -180,7 +196,8 @@ def _tags(sagemaker: Any, arn: str) -> list[dict[str, Any]]:
 def _tag(clients: Any, call: ApiCall, verdict: Verdict, existing: list[dict[str, Any]]) -> str:
     ours = {GUARD_TAG, EVENT_TAG}
     room = MAX_TAGS - len({t.get("Key") for t in existing if t.get("Key") not in ours})
-    tags = [{"Key": GUARD_TAG, "Value": verdict.tag_value}, {"Key": EVENT_TAG, "Value": tag_value(call.event_id)}][: max(room, 0)]
+    mark = tag_value(f"{call.time} {call.event_id}" if call.time else call.event_id)
+    tags = [{"Key": GUARD_TAG, "Value": verdict.tag_value}, {"Key": EVENT_TAG, "Value": mark}][: max(room, 0)]
     if not tags:
         return f"not tagged: it already has {MAX_TAGS} tags"
     clients["sagemaker"].add_tags(ResourceArn=call.arn, Tags=tags)
@@ -242,7 +259,7 @@ def _publish(clients: Any, topic_arn: str, call: ApiCall, verdict: Verdict) -> s
     return ""
 
 
-_SEVERITY = {"violation": "HIGH", "unchecked": "MEDIUM", "unrecorded": "LOW", "ok": "INFORMATIONAL"}
+_SEVERITY = {"violation": "HIGH", "unchecked": "MEDIUM", "unrecorded": "LOW", "ok": "INFORMATIONAL", "no-tip": "INFORMATIONAL"}
 
 
 def security_hub_finding(call: ApiCall, verdict: Verdict) -> dict[str, Any]:
@@ -253,6 +270,7 @@ def security_hub_finding(call: ApiCall, verdict: Verdict) -> dict[str, Any]:
     """
     partition = call.arn.split(":", 2)[1] if call.arn.count(":") >= 2 else "aws"
     description = "; ".join([*(str(f) for f in verdict.findings), *verdict.notes]) or f"{call.operation}: {verdict.status}"
+    when = call.time or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # an event without its time
     return {
         "SchemaVersion": "2018-10-08",
         "Id": f"s3ag-guard/{call.event_id}",
@@ -260,8 +278,8 @@ def security_hub_finding(call: ApiCall, verdict: Verdict) -> dict[str, Any]:
         "GeneratorId": "sagemaker-s3ag-guard",
         "AwsAccountId": call.account,
         "Types": ["Software and Configuration Checks/AWS Security Best Practices"],
-        "CreatedAt": call.time,
-        "UpdatedAt": call.time,
+        "CreatedAt": when,
+        "UpdatedAt": when,
         "Severity": {"Label": _SEVERITY.get(verdict.status, "INFORMATIONAL")},
         "Title": _subject(call, verdict)[:256],
         "Description": description[:1024],

@@ -41,7 +41,7 @@ only from a CloudTrail trail that logs management events in the Region of the st
 
 Events reach EventBridge on a best-effort basis, typically within a few minutes of the call, and at
 least once: the guard is idempotent, and a job may already be running when it is judged. Calls it sees:
-CreateTrainingJob, CreateProcessingJob, CreateHyperParameterTuningJob, CreatePipeline and UpdatePipeline
+CreateTrainingJob, CreateProcessingJob, CreateHyperParameterTuningJob, CreatePipeline, UpdatePipeline and UpdateTrainingJob
 (failed calls are filtered out by the rule). CloudTrail may leave out or withhold request fields; the
 guard then says "unchecked", never "ok". The training jobs a tuning job starts are logged as service
 events, not API calls: the tuning job itself is judged.

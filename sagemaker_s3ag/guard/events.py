@@ -23,6 +23,7 @@ CloudTrail examples (``CreateEndpoint``, ``CreateModel``: lowerCamelCase request
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ OPERATIONS: Mapping[str, tuple[str, str, str]] = {
     "CreateHyperParameterTuningJob": ("tuning", "HyperParameterTuningJobName", "hyperParameterTuningJobArn"),
     "CreatePipeline": ("pipeline", "PipelineName", "pipelineArn"),
     "UpdatePipeline": ("pipeline", "PipelineName", "pipelineArn"),
+    "UpdateTrainingJob": ("training", "TrainingJobName", "trainingJobArn"),
 }
 _ARN_KINDS = {
     "training": "training-job",
@@ -112,7 +114,10 @@ class ApiCall:
 def is_sagemaker_call(event: Any) -> bool:
     """Whether ``event`` is an EventBridge CloudTrail event (or a bare record) of a call the guard judges."""
     record = _record(event)
-    return isinstance(record, Mapping) and record.get("eventSource") == EVENT_SOURCE and record.get("eventName") in OPERATIONS
+    if not isinstance(record, Mapping):
+        return False
+    name = record.get("eventName")
+    return record.get("eventSource") == EVENT_SOURCE and isinstance(name, str) and name in OPERATIONS
 
 
 def read_event(event: Any) -> ApiCall:
@@ -160,7 +165,7 @@ def read_event(event: Any) -> ApiCall:
         arn=arn,
         region=region,
         account=account,
-        time=_text(record.get("eventTime")),
+        time=_text(record.get("eventTime")) or _text(_mapping(event).get("time")),
         caller=_text(identity_block.get("arn")) or _text(identity_block.get("principalId")),
         identity=(user_id, store) if user_id else None,
         invoked_by=_text(identity_block.get("invokedBy")),
@@ -202,15 +207,25 @@ def _convert(value: Any, path: str, hidden: list[str], depth: int, *, user: bool
     return value
 
 
-def read_events(text: str) -> Iterator[Any]:
+def read_events(data: str | bytes) -> Iterator[Any]:
     """Each event in a saved file: EventBridge events (a JSON list, one object, or JSON lines), a
-    CloudTrail log file (``{"Records": [...]}``) or a ``LookupEvents`` export (``{"Events": [...]}``,
-    each ``CloudTrailEvent`` a JSON string).
+    CloudTrail log file (``{"Records": [...]}``, gzipped as CloudTrail writes it to S3, or not) or a
+    ``LookupEvents`` export (``{"Events": [...]}``, each ``CloudTrailEvent`` a JSON string).
 
     Raises:
-        EventError: the text is none of these (the first line that is not JSON is named).
+        EventError: the data is none of these (the first line that is not JSON is named).
     """
-    stripped = text.strip()
+    if isinstance(data, bytes):
+        if data[:2] == b"\x1f\x8b":
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError) as err:
+                raise EventError(f"not a readable gzip file ({err})") from None
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise EventError(f"not UTF-8 text (byte {err.start})") from None
+    stripped = data.strip()
     if not stripped:
         return
     try:

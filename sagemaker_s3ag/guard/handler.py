@@ -2,7 +2,7 @@
 
 Deployed by ``s3ag guard template`` on an EventBridge rule for "AWS API Call via CloudTrail"
 events of ``CreateTrainingJob``, ``CreateProcessingJob``, ``CreateHyperParameterTuningJob``,
-``CreatePipeline`` and ``UpdatePipeline``. For each event it reads the request back
+``CreatePipeline``, ``UpdatePipeline`` and ``UpdateTrainingJob``. For each event it reads the request back
 (:mod:`~sagemaker_s3ag.guard.events`), judges it with the core rules in check mode
 (:mod:`~sagemaker_s3ag.guard.verdict`) and acts (:mod:`~sagemaker_s3ag.guard.actions`): tag,
 publish, stop, as the ``S3AG_GUARD_*`` environment says. Handler string for Lambda::
@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from sagemaker_s3ag.guard.actions import ActionError, GuardConfig, Outcome, act
+from sagemaker_s3ag.guard.actions import ActionError, GuardConfig, Outcome, act, job_tags
 from sagemaker_s3ag.guard.events import EventError, is_sagemaker_call, read_event
 from sagemaker_s3ag.guard.verdict import judge
 
@@ -37,6 +37,8 @@ _clients: Optional[dict[str, Any]] = None
 
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     """The Lambda entry point: one EventBridge event in, a summary out (also logged as JSON)."""
+    # Lambda's Python runtime leaves the root logger at WARNING: each summary is logged at INFO.
+    logging.getLogger("sagemaker_s3ag").setLevel(logging.INFO)
     return guard(event, GuardConfig.from_environment(os.environ), clients=_default_clients(), metrics=True)
 
 
@@ -69,7 +71,13 @@ def guard(
         except EventError as err:
             summary = {"eventId": _event_id(event), "outcome": "malformed", "notes": [str(err)]}
         else:
-            verdict = judge(call, config.identity_propagation)
+            tags = None
+            if call.operation == "UpdateTrainingJob" and clients is not None and call.arn:
+                try:
+                    tags = job_tags(clients, call.arn)  # the job's record says whether TIP was on
+                except Exception as err:  # judged without it; acting will meet the same failure
+                    logger.warning("s3ag guard: could not read the tags of %s: %s", call.arn, err)
+            verdict = judge(call, config.identity_propagation, tags)
             summary = {
                 "eventId": call.event_id,
                 "operation": call.operation,
@@ -95,12 +103,15 @@ def _record(summary: dict[str, Any], outcome: Outcome) -> None:
     if outcome.duplicate:
         summary["outcome"] = "duplicate"
         summary["notes"] = [*summary.get("notes", []), "handled before: the job is tagged with this event's id"]
+    elif outcome.superseded:
+        summary["outcome"] = "superseded"
+        summary["notes"] = [*summary.get("notes", []), "a later event was handled already: its verdict stands"]
     summary["actions"] = outcome.done
     summary["failed"] = outcome.failed
 
 
 def _report(summary: Mapping[str, Any], metrics: bool, outcome: str) -> None:
-    level = logging.WARNING if outcome in ("malformed", "violation", "action-failed") else logging.INFO
+    level = logging.WARNING if outcome in ("malformed", "violation", "unchecked", "action-failed") else logging.INFO
     logger.log(level, "s3ag guard: %s", json.dumps(summary, default=str))
     if metrics:  # CloudWatch embedded metric format: one JSON line on stdout
         line = {

@@ -105,7 +105,8 @@ _PRINCIPAL_ARN = re.compile(r"^arn:aws[\w-]*:(iam|sts)::(\d{12}|\*):[\w+=,.@/*-]
 
 def require_record_policy(*, boundary: bool = False, exempt: tuple[str, ...] = ()) -> dict[str, Any]:
     """A service control policy (or, with ``boundary=True``, a permissions boundary) that denies
-    ``CreateTrainingJob`` and ``CreateProcessingJob`` without the ``s3ag:identity-propagation`` tag.
+    ``CreateTrainingJob``, ``CreateProcessingJob`` and ``CreateHyperParameterTuningJob`` without the
+    ``s3ag:identity-propagation`` tag (the training jobs a tuning job starts are the service's own).
 
     A tag can be forged: anyone allowed to create a job can add it by hand. The policy keeps out
     tools that never heard of sagemaker-s3ag (and jobs built before it was installed); the guard
@@ -133,7 +134,7 @@ def require_record_policy(*, boundary: bool = False, exempt: tuple[str, ...] = (
     deny = {
         "Sid": "DenySageMakerJobsWithoutS3agRecord",
         "Effect": "Deny",
-        "Action": ["sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob"],
+        "Action": ["sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob", "sagemaker:CreateHyperParameterTuningJob"],
         "Resource": "*",
         "Condition": condition,
     }

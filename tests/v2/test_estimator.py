@@ -431,13 +431,13 @@ def test_48_user_tags_leave_room_for_two_of_ours(session, grant_warnings):
     assert len(tags) == 50
     assert tags[:48] == user_tags
     assert tags[48:] == [
-        {"Key": "s3ag:credentials", "Value": GRANTED},
         {"Key": "s3ag:identity-propagation", "Value": "enabled"},
+        {"Key": "s3ag:version", "Value": __version__},
     ]
     warned = ours(grant_warnings)
     assert len(warned) == 1
     assert warned[0].startswith("[s3ag:tags] Tags:")
-    assert "not recorded on the job: s3ag:adjustments, s3ag:launched-by, s3ag:version" in warned[0]
+    assert "not recorded on the job: s3ag:credentials, s3ag:adjustments, s3ag:launched-by" in warned[0]
     decision = est.latest_decision
     assert dict(decision.record) == {
         "s3ag:credentials": GRANTED,

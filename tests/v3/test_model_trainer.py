@@ -554,7 +554,7 @@ def test_48_user_tags_leave_room_for_two_of_ours(session, grant_warnings):
     assert tags[:48] == [{"Key": f"k{i}", "Value": str(i)} for i in range(48)]
     assert tags[48:] == expected_record()[:2]
     (warning,) = ours(grant_warnings)
-    assert "not recorded on the job: s3ag:adjustments, s3ag:launched-by, s3ag:version" in warning
+    assert "not recorded on the job: s3ag:credentials, s3ag:adjustments, s3ag:launched-by" in warning
     assert dict(trainer.latest_decision.record) == tag_map(expected_record())
     assert len(trainer.tags) == 48
 
