@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from sagemaker_s3ag.ops.doctor import Check, doctor
     from sagemaker_s3ag.ops.jobs import list_jobs
     from sagemaker_s3ag.ops.policy import access_grants_trust_policy, execution_role_policy
+    from sagemaker_s3ag.ops.report import JobList
+    from sagemaker_s3ag.ops.verify import Verification, verify_job
     from sagemaker_s3ag.sdk.factory import grant_aware
     from sagemaker_s3ag.sdk.patch import is_patched, patch, patched, unpatch
     from sagemaker_s3ag.sdk.processing import GrantAwareProcessor
@@ -70,6 +72,7 @@ _LAZY = {
     "GrantAwareWarning": "sagemaker_s3ag.core.errors",
     "GrantFallbackError": "sagemaker_s3ag.core.errors",
     "IdentityPropagation": "sagemaker_s3ag.core.identity",
+    "JobList": "sagemaker_s3ag.ops.report",
     "JobRecord": "sagemaker_s3ag.ops.describe",
     "JobRecordNotFound": "sagemaker_s3ag.core.errors",
     "RULES": "sagemaker_s3ag.core.rules",
@@ -77,6 +80,7 @@ _LAZY = {
     "SageMakerS3agError": "sagemaker_s3ag.core.errors",
     "Settings": "sagemaker_s3ag.core.settings",
     "UnsupportedSDKError": "sagemaker_s3ag.core.errors",
+    "Verification": "sagemaker_s3ag.ops.verify",
     "access_grants_trust_policy": "sagemaker_s3ag.ops.policy",
     "clear_caches": "sagemaker_s3ag.core.preflight",
     "describe_job": "sagemaker_s3ag.ops.describe",
@@ -90,6 +94,7 @@ _LAZY = {
     "patch": "sagemaker_s3ag.sdk.patch",
     "patched": "sagemaker_s3ag.sdk.patch",
     "unpatch": "sagemaker_s3ag.sdk.patch",
+    "verify_job": "sagemaker_s3ag.ops.verify",
 }
 _PUBLIC = sorted([*_LAZY, "__version__"])
 

@@ -271,7 +271,7 @@ def test_nonsense_timeouts_are_one_value_error(session, timeout):
         (["jobs", "--since", "1000000d"], "s3ag: error: --since 1000000d is too far back: at most 3650d"),
         (
             ["jobs", "--since", "99999999999999999999d"],
-            "s3ag: error: --since takes a number and a unit (m, h, d or w), e.g. 7d, not '99999999999999999999d'",
+            "s3ag: error: --since takes a number and a unit (m, h, d or w), e.g. 7d, or a past UTC time such as 2026-12-01T08:00, not '99999999999999999999d'",
         ),
     ],
 )

@@ -551,7 +551,7 @@ def test_jobs_bad_since_is_one_line(session, cli_regions, capsys, since):
     code, text = run("jobs", "--since", since)
     assert (code, text) == (2, "")
     assert one_error_line(capsys.readouterr().err) == (
-        f"s3ag: error: --since takes a number and a unit (m, h, d or w), e.g. 7d, not {since!r}"
+        f"s3ag: error: --since takes a number and a unit (m, h, d or w), e.g. 7d, or a past UTC time such as 2026-12-01T08:00, not {since!r}"
     )
 
 

@@ -9,8 +9,10 @@ s3ag doctor [--role ARN] [--prefix s3://...]...
                               is S3 Access Grants wired, and do grants govern? (exit 1 if not)
 s3ag describe JOB [--json] [--locations]
                               a job's s3ag: record, read back from its tags
-s3ag jobs [--since 7d] [--credentials iam-role] [--json]
-                              recent jobs and how they read S3
+s3ag jobs [--since 7d] [--credentials iam-role] [--verify] [--json | --csv] [--html FILE]
+                              recent jobs and how they read S3 (and, verified, what CloudTrail shows)
+s3ag verify JOB [--event-data-store EDS] [--json]
+                              what a job really used, from CloudTrail, beside the prediction
 s3ag run [SETTINGS] -- COMMAND [ARGS ...]
                               run a program with every SageMaker SDK class patched
 s3ag guard template|package|events|replay
@@ -37,6 +39,7 @@ from sagemaker_s3ag.ops.describe import describe_job
 from sagemaker_s3ag.ops.doctor import doctor
 from sagemaker_s3ag.ops.jobs import list_jobs, parse_since
 from sagemaker_s3ag.ops.policy import access_grants_trust_policy, execution_role_policy, require_record_policy
+from sagemaker_s3ag.ops.verify import verify_job
 from sagemaker_s3ag.sdk.installed import sdk_class
 
 
@@ -142,31 +145,62 @@ def _jobs(args: argparse.Namespace, out: TextIO) -> int:
             if done == total:
                 sys.stderr.write("\n")
 
-    records = list_jobs(_sagemaker_session(args.region), since=since, credentials=args.credentials, progress=progress)
+    if (args.event_data_store or args.reverify) and not args.verify:
+        raise ValueError("--event-data-store and --reverify go with --verify")
+
+    def verify_progress(line: str) -> None:
+        sys.stderr.write(f"\r{line:<78}")
+
+    records = list_jobs(
+        _sagemaker_session(args.region),
+        since=since,
+        credentials=args.credentials,
+        progress=progress,
+        verify=args.verify,
+        reverify=args.reverify,
+        event_data_store=args.event_data_store,
+        record_verified=not args.no_record,
+        verify_progress=verify_progress,
+    )
+    if args.verify:
+        sys.stderr.write("\n")
+    if args.html:
+        records.to_html(args.html)
+        sys.stderr.write(f"wrote {args.html}\n")
     if args.json:
         out.write(json.dumps([_record_json(r) for r in records], indent=2, default=str) + "\n")
         return 0
+    if args.csv:
+        out.write(records.to_csv())
+        return 0
     rows = [["CREATED", "TYPE", "JOB", "STATUS", "CREDENTIALS", "TIP", "ADJUSTMENTS", "FALLBACK"]]
+    if args.verify:
+        rows[0] += ["OBSERVED", "VERIFIED"]
     for r in records:
-        rows.append(
-            [
-                r.created.strftime("%Y-%m-%d %H:%M") if r.created else "?",
-                r.job_type,
-                r.job_name,
-                r.status or "?",
-                r.credentials or "(no record)",
-                r.identity_propagation or "-",
-                " ".join(r.adjustments) or "-",
-                r.fallback or "-",
-            ]
-        )
+        cells = [
+            r.created.strftime("%Y-%m-%d %H:%M") if r.created else "?",
+            r.job_type,
+            r.job_name,
+            r.status or "?",
+            r.credentials or "(no record)",
+            r.identity_propagation or "-",
+            " ".join(r.adjustments) or "-",
+            r.fallback or "-",
+        ]
+        if args.verify:
+            verified = r.verification.verdict if r.verification else r.record.get("s3ag:verified", "-")
+            cells += [r.verification.observed if r.verification else "-", verified]
+        rows.append(cells)
     _table(rows, out)
     out.write(f"\n{len(records)} job{'s' if len(records) != 1 else ''} since {args.since} ago.\n")
+    mismatches = [r.job_name for r in records if r.verification and r.verification.verdict == "mismatch"]
+    if mismatches:
+        out.write(f"MISMATCH (predicted one thing, CloudTrail shows another): {', '.join(mismatches)}\n")
     return 0
 
 
 def _record_json(record: Any) -> dict[str, Any]:
-    return {
+    data = {
         "job_name": record.job_name,
         "job_type": record.job_type,
         "arn": record.arn,
@@ -175,6 +209,25 @@ def _record_json(record: Any) -> dict[str, Any]:
         "record": dict(record.record),
         "locations": [vars(location) for location in record.locations],
     }
+    if record.verification is not None:
+        data["verification"] = record.verification.to_dict()
+    return data
+
+
+def _verify(args: argparse.Namespace, out: TextIO) -> int:
+    def progress(line: str) -> None:
+        sys.stderr.write(f"\r{line:<78}")
+
+    verification = verify_job(
+        args.job,
+        _sagemaker_session(args.region),
+        event_data_store=args.event_data_store,
+        record=not args.no_record,
+        progress=progress,
+    )
+    sys.stderr.write("\n")
+    out.write(json.dumps(verification.to_dict(), indent=2) + "\n" if args.json else f"{verification}\n")
+    return 1 if verification.verdict == "mismatch" else 0
 
 
 def _describe(args: argparse.Namespace, out: TextIO) -> int:
@@ -290,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--scp",
         action="store_true",
-        help="print a service control policy denying CreateTrainingJob/CreateProcessingJob without the "
+        help="print a service control policy denying CreateTrainingJob, CreateProcessingJob and CreateHyperParameterTuningJob without the "
         "s3ag:identity-propagation tag. A tag can be forged by anyone who may create jobs: this keeps out tools "
         "that never heard of sagemaker-s3ag, and the guard (s3ag guard template) is the check",
     )
@@ -344,15 +397,43 @@ def build_parser() -> argparse.ArgumentParser:
         "the IAM role. Jobs not launched grant-aware show '(no record)'.",
         epilog="example: s3ag jobs --since 7d --credentials iam-role",
     )
-    jobs.add_argument("--since", default="7d", help="how far back: 30m, 12h, 7d, 2w (default: 7d)")
+    jobs.add_argument(
+        "--since", default="7d", help="how far back: 30m, 12h, 7d, 2w, or a UTC time such as 2026-12-01T08:00 (default: 7d)"
+    )
     jobs.add_argument(
         "--credentials",
         choices=CREDENTIALS,
         help="only jobs recorded with these credentials",
     )
     jobs.add_argument("--region", help="Region (default: your configured Region)")
-    jobs.add_argument("--json", action="store_true", help="machine-readable output")
+    jobs.add_argument("--verify", action="store_true", help="also verify each job against CloudTrail (one pass for all)")
+    jobs.add_argument("--reverify", action="store_true", help="with --verify: verify again jobs already recorded match/mismatch")
+    jobs.add_argument(
+        "--event-data-store", metavar="EDS", help="with --verify: a CloudTrail Lake event data store with S3 data events"
+    )
+    jobs.add_argument("--no-record", action="store_true", help="with --verify: do not write s3ag:verified on the jobs")
+    jobs.add_argument("--html", metavar="FILE", help="also write the report (table and chart) as one self-contained HTML file")
+    output = jobs.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="machine-readable output")
+    output.add_argument("--csv", action="store_true", help="CSV output")
     jobs.set_defaults(handler=_jobs)
+
+    verify = commands.add_parser(
+        "verify",
+        help="what a job really used, from CloudTrail, beside what was predicted (exit 1 on a mismatch)",
+        description="Reads the job's description and CloudTrail: the GetDataAccess calls SageMaker made for it "
+        "(one LookupEvents pass over the job's window; sagemaker-s3ag's own preflight calls never count) and, with "
+        "--event-data-store, the S3 data events of its reads and writes. Prints per S3 location the evidence "
+        "(granted, denied or no-evidence, with event ids and times) beside the predicted s3ag:credentials, and records "
+        "s3ag:verified (match, mismatch or no-evidence) on the job.",
+        epilog="example: s3ag verify my-job-2026-11-30-10-00-00-000 --json",
+    )
+    verify.add_argument("job", help="training or processing job name")
+    verify.add_argument("--region", help="Region of the job (default: your configured Region)")
+    verify.add_argument("--event-data-store", metavar="EDS", help="a CloudTrail Lake event data store with S3 data events")
+    verify.add_argument("--no-record", action="store_true", help="do not write s3ag:verified on the job")
+    verify.add_argument("--json", action="store_true", help="machine-readable output")
+    verify.set_defaults(handler=_verify)
 
     add_guard_parser(commands, _Parser)
     return parser

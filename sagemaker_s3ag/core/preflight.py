@@ -34,9 +34,12 @@ from sagemaker_s3ag.core.resolver import AccessGrantsResolver
 RESOLVER = AccessGrantsResolver()
 
 
+AUDIT_PREFIX = "sagemaker-s3ag preflight"  # how CloudTrail tells our own GetDataAccess calls from SageMaker's
+
+
 def audit_context(job_type: str, name: Optional[str]) -> str:
     """The ``AuditContext`` CloudTrail shows for our ``GetDataAccess`` calls."""
-    return f"sagemaker-s3ag preflight for SageMaker {job_type} job {name or '(name pending)'}"
+    return f"{AUDIT_PREFIX} for SageMaker {job_type} job {name or '(name pending)'}"
 
 
 class Preflight:

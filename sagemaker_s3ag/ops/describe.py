@@ -12,7 +12,7 @@ import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from sagemaker_s3ag.core.errors import JobRecordNotFound
 from sagemaker_s3ag.core.outcomes import LocationOutcome, as_pipeline_execution
@@ -20,6 +20,9 @@ from sagemaker_s3ag.core.preflight import Preflight
 from sagemaker_s3ag.core.settings import check_seconds
 from sagemaker_s3ag.core.tags import record_from_tags
 from sagemaker_s3ag.sdk.installed import sdk_class
+
+if TYPE_CHECKING:
+    from sagemaker_s3ag.ops.verify import Verification
 
 _NOT_FOUND = ("ValidationException", "ResourceNotFound", "ResourceNotFoundException")
 
@@ -34,6 +37,7 @@ class JobRecord:
         locations: with ``describe_job(..., locations=True)``, the job's S3 locations resolved
             against S3 Access Grants again, now, with the session's credentials.
         created: when the job was created.
+        verification: with ``list_jobs(..., verify=True)``, what CloudTrail shows it used.
     """
 
     job_name: str
@@ -43,6 +47,7 @@ class JobRecord:
     record: Mapping[str, str] = field(default_factory=dict)
     locations: tuple[LocationOutcome, ...] = ()
     created: Optional[datetime] = None
+    verification: Optional[Verification] = None
 
     @property
     def recorded(self) -> bool:
@@ -112,7 +117,12 @@ def job_tags(client: Any, arn: str) -> list[Mapping[str, Any]]:
     return tags
 
 
-def _describe(client: Any, job_name: str) -> tuple[str, dict[str, Any]]:
+def describe_job_request(client: Any, job_name: str) -> tuple[str, dict[str, Any]]:
+    """``(job type, description)`` of a training or processing job (a description has its request's shapes).
+
+    Raises:
+        JobRecordNotFound: no training or processing job has that name.
+    """
     from botocore.exceptions import ClientError
 
     for job_type, call, name_key in (
@@ -147,7 +157,7 @@ def describe_job(job_name: str, sagemaker_session: Any = None, *, locations: boo
     if sagemaker_session is None:
         sagemaker_session = sdk_class("Session")()
     client = sagemaker_session.sagemaker_client
-    job_type, description = _describe(client, job_name)
+    job_type, description = describe_job_request(client, job_name)
     arn_key, status_key = (
         ("TrainingJobArn", "TrainingJobStatus")
         if job_type == "training"

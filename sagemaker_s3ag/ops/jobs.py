@@ -1,11 +1,11 @@
 """Jobs: recent training and processing jobs with their ``s3ag:`` records, for an operator's audit.
 
-``s3ag jobs --since 7d --credentials iam-role`` lists the jobs that read or wrote with the IAM role.
-From Python::
+``s3ag jobs --since 7d --credentials iam-role`` lists the jobs that read or wrote with the IAM role;
+``--verify`` adds what CloudTrail shows they used (one pass for all of them). From Python::
 
     from sagemaker_s3ag import list_jobs
-    for record in list_jobs(sagemaker_session, since=timedelta(days=7)):
-        print(record.job_name, record.credentials)
+    jobs = list_jobs(sagemaker_session, since=timedelta(days=7), verify=True)
+    jobs.to_frame()          # pandas; jobs.plot(), jobs.to_html("report.html")
 """
 
 from __future__ import annotations
@@ -18,21 +18,32 @@ from typing import Any, Optional
 
 from sagemaker_s3ag.core.tags import record_from_tags
 from sagemaker_s3ag.ops.describe import JobRecord, job_tags
+from sagemaker_s3ag.ops.report import JobList
 
 _SINCE = re.compile(r"^(\d{1,12})\s*([mhdw])$")
 MAX_SINCE = timedelta(days=3650)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def parse_since(text: str) -> timedelta:
-    """``"7d"``, ``"12h"``, ``"30m"``, ``"2w"`` as a ``timedelta``, at most :data:`MAX_SINCE` back.
+def parse_since(text: str, now: Optional[datetime] = None) -> timedelta:
+    """``"7d"``, ``"12h"``, ``"30m"``, ``"2w"``, or a UTC time (``2026-12-01T08:00``, to resume a pass
+    where it stopped) as a ``timedelta`` back from now, at most :data:`MAX_SINCE` back.
 
     Raises:
-        ValueError: not a number and a unit, or too far back.
+        ValueError: neither a number and a unit nor a time in the past, or too far back.
     """
     match = _SINCE.match(text.strip().lower())
     if not match:
-        raise ValueError(f"--since takes a number and a unit (m, h, d or w), e.g. 7d, not {text!r}")
+        moment = _iso(text)
+        current = now or datetime.now(timezone.utc)
+        if moment is None or moment > current:
+            raise ValueError(
+                f"--since takes a number and a unit (m, h, d or w), e.g. 7d, or a past UTC time such as "
+                f"2026-12-01T08:00, not {text!r}"
+            )
+        if current - moment > MAX_SINCE:
+            raise ValueError(f"--since {text.strip()} is too far back: at most {MAX_SINCE.days}d")
+        return current - moment
     try:
         since = timedelta(**{_UNITS[match[2]]: int(match[1])})
     except OverflowError:
@@ -40,6 +51,14 @@ def parse_since(text: str) -> timedelta:
     if since > MAX_SINCE:
         raise ValueError(f"--since {text.strip()} is too far back: at most {MAX_SINCE.days}d")
     return since
+
+
+def _iso(text: str) -> Optional[datetime]:
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _summaries(client: Any, after: datetime) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -73,7 +92,12 @@ def list_jobs(
     credentials: Optional[str] = None,
     progress: Optional[Callable[[int, int], None]] = None,
     workers: int = 8,
-) -> list[JobRecord]:
+    verify: bool = False,
+    reverify: bool = False,
+    event_data_store: Optional[str] = None,
+    record_verified: bool = True,
+    verify_progress: Optional[Callable[[str], None]] = None,
+) -> JobList:
     """Training and processing jobs created within ``since``, newest first, with their records.
 
     Args:
@@ -81,7 +105,16 @@ def list_jobs(
         since: how far back.
         credentials: keep only jobs recorded with this ``s3ag:credentials`` value.
         progress: called as ``progress(done, total)`` while tags are read.
-        workers: concurrent ``ListTags`` calls.
+        workers: concurrent ``ListTags`` (and, verifying, ``Describe*``) calls.
+        verify: also verify each job against CloudTrail (:func:`~sagemaker_s3ag.ops.verify.verify_jobs`):
+            one pass over CloudTrail for the whole window, never one lookup per job. A job already
+            recorded ``s3ag:verified`` = ``match`` or ``mismatch`` is not verified again unless ``reverify``.
+        event_data_store: with ``verify``, a CloudTrail Lake event data store holding S3 data events.
+        record_verified: with ``verify``, write ``s3ag:verified`` on each job verified.
+        verify_progress: called with a line of progress while CloudTrail is read.
+
+    Returns:
+        A :class:`~sagemaker_s3ag.ops.report.JobList`: ``.to_frame()``, ``.plot()``, ``.to_html(path)``.
     """
     client = sagemaker_session.sagemaker_client
     after = datetime.now(timezone.utc) - since
@@ -94,4 +127,19 @@ def list_jobs(
                 progress(done, len(summaries))
     if credentials is not None:
         records = [r for r in records if r.credentials == credentials]
-    return sorted(records, key=lambda r: r.created or after, reverse=True)
+    if verify:
+        from dataclasses import replace
+
+        from sagemaker_s3ag.ops.verify import FINAL, verify_jobs
+
+        pending = [r.job_name for r in records if reverify or r.record.get("s3ag:verified") not in FINAL]
+        found = verify_jobs(
+            pending,
+            sagemaker_session,
+            event_data_store=event_data_store,
+            record=record_verified,
+            workers=workers,
+            progress=verify_progress,
+        )
+        records = [replace(r, verification=found[r.job_name]) if r.job_name in found else r for r in records]
+    return JobList(sorted(records, key=lambda r: r.created or after, reverse=True))
