@@ -25,6 +25,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import timezone
 from typing import Any, NoReturn, Optional, TextIO
 
 from sagemaker_s3ag._version import __version__
@@ -148,9 +149,7 @@ def _jobs(args: argparse.Namespace, out: TextIO) -> int:
     if (args.event_data_store or args.reverify) and not args.verify:
         raise ValueError("--event-data-store and --reverify go with --verify")
 
-    def verify_progress(line: str) -> None:
-        sys.stderr.write(f"\r{line:<78}")
-
+    verify_progress = _Progress()
     records = list_jobs(
         _sagemaker_session(args.region),
         since=since,
@@ -162,8 +161,7 @@ def _jobs(args: argparse.Namespace, out: TextIO) -> int:
         record_verified=not args.no_record,
         verify_progress=verify_progress,
     )
-    if args.verify:
-        sys.stderr.write("\n")
+    verify_progress.done()
     if args.html:
         records.to_html(args.html)
         sys.stderr.write(f"wrote {args.html}\n")
@@ -178,7 +176,7 @@ def _jobs(args: argparse.Namespace, out: TextIO) -> int:
         rows[0] += ["OBSERVED", "VERIFIED"]
     for r in records:
         cells = [
-            r.created.strftime("%Y-%m-%d %H:%M") if r.created else "?",
+            r.created.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M") if r.created else "?",
             r.job_type,
             r.job_name,
             r.status or "?",
@@ -192,7 +190,9 @@ def _jobs(args: argparse.Namespace, out: TextIO) -> int:
             cells += [r.verification.observed if r.verification else "-", verified]
         rows.append(cells)
     _table(rows, out)
-    out.write(f"\n{len(records)} job{'s' if len(records) != 1 else ''} since {args.since} ago.\n")
+    relative = args.since.strip()[:-1].strip().isdigit()  # "7d", not a UTC time
+    since_text = f"{args.since} ago" if relative else f"{args.since} UTC"
+    out.write(f"\n{len(records)} job{'s' if len(records) != 1 else ''} since {since_text}.\n")
     mismatches = [r.job_name for r in records if r.verification and r.verification.verdict == "mismatch"]
     if mismatches:
         out.write(f"MISMATCH (predicted one thing, CloudTrail shows another): {', '.join(mismatches)}\n")
@@ -214,18 +214,35 @@ def _record_json(record: Any) -> dict[str, Any]:
     return data
 
 
-def _verify(args: argparse.Namespace, out: TextIO) -> int:
-    def progress(line: str) -> None:
-        sys.stderr.write(f"\r{line:<78}")
+class _Progress:
+    """One line of progress on stderr, rewritten in place, ended before anything else is printed."""
 
-    verification = verify_job(
-        args.job,
-        _sagemaker_session(args.region),
-        event_data_store=args.event_data_store,
-        record=not args.no_record,
-        progress=progress,
-    )
-    sys.stderr.write("\n")
+    def __init__(self) -> None:
+        self.wrote = False
+
+    def __call__(self, line: str) -> None:
+        sys.stderr.write(f"\r{line:<78}")
+        self.wrote = True
+
+    def done(self) -> None:
+        if self.wrote:
+            sys.stderr.write("\n")
+            self.wrote = False
+
+
+def _verify(args: argparse.Namespace, out: TextIO) -> int:
+    progress = _Progress()
+    try:
+        verification = verify_job(
+            args.job,
+            _sagemaker_session(args.region),
+            job_type=args.type,
+            event_data_store=args.event_data_store,
+            record=not args.no_record,
+            progress=progress,
+        )
+    finally:
+        progress.done()
     out.write(json.dumps(verification.to_dict(), indent=2) + "\n" if args.json else f"{verification}\n")
     return 1 if verification.verdict == "mismatch" else 0
 
@@ -429,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: s3ag verify my-job-2026-11-30-10-00-00-000 --json",
     )
     verify.add_argument("job", help="training or processing job name")
+    verify.add_argument("--type", choices=("training", "processing"), help="when a training and a processing job share the name")
     verify.add_argument("--region", help="Region of the job (default: your configured Region)")
     verify.add_argument("--event-data-store", metavar="EDS", help="a CloudTrail Lake event data store with S3 data events")
     verify.add_argument("--no-record", action="store_true", help="do not write s3ag:verified on the job")

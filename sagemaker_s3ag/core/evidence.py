@@ -8,15 +8,19 @@ execution role when that fails. CloudTrail records each such call as a managemen
 one that was answered with credentials, and one with ``AccessDenied`` one that was refused. Per
 location the evidence is
 
-* ``granted``: a successful call, on behalf of a user, for a target covering the location with the
-  permission it needs, inside the job's window, by the job's execution role when the record names one;
-* ``denied``: only refused such calls (SageMaker then used the role);
+* ``granted``: a successful call made by the SageMaker service (``invokedBy`` or ``sourceIPAddress``
+  ``sagemaker.amazonaws.com``, not a client's IP address), as the job's execution role, on behalf of
+  a user (the job's creator when known), inside the job's window, for a target at or above the
+  location (``s3://bucket/prefix*``) with a permission that covers what the job does there;
+* ``denied``: only refused such calls, for a target at or below the location with exactly that
+  permission (a refusal elsewhere says nothing about this location); SageMaker then used the role;
 * ``no-evidence``: none (what was searched is said).
 
-sagemaker-s3ag's own preflight calls carry an ``AuditContext`` starting ``sagemaker-s3ag preflight``
-and never count. S3 data events (a trail or event data store with them on) show which credentials
-the reads and writes themselves used: a session ``access-grants-…`` of the location role (the
-grant's credentials) or the job's execution role::
+Calls made by sagemaker-s3ag itself (its preflight, ``s3ag doctor``: an ``AuditContext`` naming
+sagemaker-s3ag) and calls whose ``AuditContext`` names another job never count. S3 data events (a
+trail or event data store with them on) show what the reads and writes themselves used: a session
+``access-grants-…`` on behalf of the job's user is the grant's credentials; a read by the execution
+role may be this job's or another's that shares the role, so it is shown but never decides::
 
     calls = [c for c in map(read_access_call, records) if c]
     observations = observe(locations, calls, window, role_arn=description["RoleArn"])
@@ -26,20 +30,20 @@ Sources: S3 Access Grants ``GetDataAccess`` (API reference: ``AuditContext`` "wi
 CloudTrail log"); a ``GetDataAccess`` CloudTrail record in the AWS Transfer Family User Guide
 ("CloudTrail logging for Transfer Family web apps": ``responseElements`` null, ``onBehalfOf``);
 SageMaker's TIP auditing page and IAM Identity Center's "Setting up trusted identity propagation with
-SageMaker Studio" (a training job's calls carry the user's ``onBehalfOf``). Which principal SageMaker
-itself calls ``GetDataAccess`` as is not documented: a call by another role than the job's is not
-counted, a call naming no role is.
+SageMaker Studio" (a training job's calls carry the user's ``onBehalfOf`` and the execution role's
+session). How SageMaker's own ``GetDataAccess`` call for a job appears is not documented: the rules
+above keep every doubtful call out, so an unusual shape gives ``no-evidence``, never a wrong verdict.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Optional
 
 from sagemaker_s3ag.core.locations import S3Location
-from sagemaker_s3ag.core.preflight import AUDIT_PREFIX
 from sagemaker_s3ag.core.request import s3_uri_of
 
 Evidence = Literal["granted", "denied", "no-evidence"]
@@ -47,6 +51,8 @@ SKEW = timedelta(minutes=5)  # clocks and CloudTrail's eventTime against SageMak
 RETENTION = timedelta(days=90)  # CloudTrail's event history
 _DENIED = ("AccessDenied", "AccessDeniedException")
 _COVERS = {"READ": ("READ", "READWRITE"), "WRITE": ("WRITE", "READWRITE"), "READWRITE": ("READWRITE",)}
+OURS = "sagemaker-s3ag"  # every AuditContext sagemaker-s3ag writes (preflight, doctor) names it
+SERVICE = "sagemaker.amazonaws.com"
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,9 @@ class AccessCall:
     error: str  # "" when the call was answered with credentials
     user: Optional[str]  # onBehalfOf.userId
     role_arn: str  # userIdentity.sessionContext.sessionIssuer.arn, "" when not named
-    ours: bool  # a sagemaker-s3ag preflight call (its AuditContext says so)
+    ours: bool  # made by sagemaker-s3ag itself (preflight, doctor)
+    by_service: bool  # made by the SageMaker service, not from a client's address
+    context: str = ""  # the AuditContext, when CloudTrail shows one
 
 
 @dataclass(frozen=True)
@@ -89,8 +97,9 @@ class Observation:
         evidence: ``granted``, ``denied`` or ``no-evidence``.
         detail: a sentence: the evidence (event id and time) or what was searched.
         event_ids: the ``GetDataAccess`` events that are the evidence.
-        used: from S3 data events, which credentials the job's own reads and writes used there
-            (``access-grants``, ``iam-role``, both); ``()`` when no data event was searched or found.
+        used: from S3 data events, the credentials seen reading or writing under the location
+            (``access-grants``: on behalf of the job's user; ``iam-role``: the execution role, which
+            other jobs may share); ``()`` when none was searched or found.
     """
 
     uri: str
@@ -102,10 +111,16 @@ class Observation:
 
     @property
     def credentials(self) -> str:
-        """The credentials this evidence means SageMaker used: ``access-grants``, ``iam-role`` or ``unknown``."""
-        if self.used:
-            return self.used[0] if len(self.used) == 1 else "mixed"
-        return {"granted": "access-grants", "denied": "iam-role"}.get(self.evidence, "unknown")
+        """What the evidence shows SageMaker used: ``access-grants``, ``iam-role`` or ``unknown``.
+
+        ``GetDataAccess`` decides; without it, reads with the user's grant confirm ``access-grants``.
+        Reads by the execution role never decide (another job, or a notebook, may share the role).
+        """
+        if self.evidence == "granted":
+            return "access-grants"
+        if self.evidence == "denied":
+            return "iam-role"
+        return "access-grants" if "access-grants" in self.used else "unknown"
 
 
 def read_access_call(record: Any) -> Optional[AccessCall]:
@@ -125,10 +140,8 @@ def read_access_call(record: Any) -> Optional[AccessCall]:
     identity = identity if isinstance(identity, Mapping) else {}
     behalf = identity.get("onBehalfOf")
     user = behalf.get("userId") if isinstance(behalf, Mapping) else None
-    context = identity.get("sessionContext")
-    issuer = context.get("sessionIssuer") if isinstance(context, Mapping) else None
-    role = issuer.get("arn") if isinstance(issuer, Mapping) else None
     error = record.get("errorCode")
+    context = " ".join(_strings(parameters.get("auditContext")))
     return AccessCall(
         event_id=event_id,
         time=moment,
@@ -136,8 +149,10 @@ def read_access_call(record: Any) -> Optional[AccessCall]:
         permission=permission.upper(),
         error=error if isinstance(error, str) else "",
         user=user if isinstance(user, str) and user else None,
-        role_arn=role if isinstance(role, str) else "",
-        ours=_ours(parameters),
+        role_arn=_issuer(identity),
+        ours=any(OURS in text for text in _strings(parameters) + _strings(record.get("additionalEventData"))),
+        by_service=_by_service(record, identity),
+        context=context,
     )
 
 
@@ -146,23 +161,28 @@ def observe(
     calls: Iterable[AccessCall],
     window: Window,
     *,
-    role_arn: str = "",
+    role_arn: str,
     user: Optional[str] = None,
+    job_name: str = "",
 ) -> list[Observation]:
     """One observation per S3 location (deduplicated by location and permission).
 
     Args:
         calls: the ``GetDataAccess`` calls CloudTrail returned for (at least) the window.
-        role_arn: the job's execution role: a call by another role is another job's.
+        role_arn: the job's execution role: a call by another role, or naming none, is not this job's.
         user: the job's creator, when known: a call on behalf of another user is not this job's.
+        job_name: a call whose ``AuditContext`` names another job is not this job's.
     """
     relevant = [
         c
         for c in calls
         if not c.ours
+        and c.by_service
+        and c.user is not None
+        and (user is None or c.user == user)
         and c.time in window
-        and (not role_arn or not c.role_arn or _same_role(c.role_arn, role_arn))
-        and (user is None or c.user is None or c.user == user)
+        and same_role(c.role_arn, role_arn)
+        and not _names_another_job(c.context, job_name)
     ]
     by_location: dict[tuple[str, str], Observation] = {}
     for location in locations:
@@ -175,24 +195,23 @@ def observe(
         key = (uri, location.permission)
         if key in by_location:
             continue
-        covering = [c for c in relevant if _covers(c.target, uri) and c.permission in _COVERS.get(location.permission, ())]
-        granted = [c for c in covering if not c.error and c.user is not None]
-        denied = [c for c in covering if c.error in _DENIED]
+        needed = location.permission
+        granted = [c for c in relevant if not c.error and _at_or_above(c.target, uri) and c.permission in _COVERS.get(needed, ())]
+        denied = [c for c in relevant if c.error in _DENIED and _at_or_below(c.target, uri) and c.permission == needed]
         if granted:
             first = min(granted, key=lambda c: c.time)
             detail = f"GetDataAccess {first.permission} {first.target} on behalf of {first.user} at {_show(first.time)} ({first.event_id})"
-            by_location[key] = Observation(uri, location.permission, "granted", detail, tuple(c.event_id for c in granted))
+            by_location[key] = Observation(uri, needed, "granted", detail, tuple(c.event_id for c in granted))
         elif denied:
             first = min(denied, key=lambda c: c.time)
-            detail = f"GetDataAccess {first.target} refused ({first.error}) at {_show(first.time)} ({first.event_id})"
-            by_location[key] = Observation(uri, location.permission, "denied", detail, tuple(c.event_id for c in denied))
+            detail = f"GetDataAccess {first.permission} {first.target} refused ({first.error}) at {_show(first.time)} ({first.event_id})"
+            by_location[key] = Observation(uri, needed, "denied", detail, tuple(c.event_id for c in denied))
         else:
             detail = (
-                f"no GetDataAccess for a target covering it with {location.permission} between "
-                f"{_show(window.start)} and {_show(window.end)} (by the job's role, on behalf of a user, "
-                "sagemaker-s3ag's own preflight calls left out)"
+                f"no GetDataAccess covering it with {needed} between {_show(window.start)} and {_show(window.end)} "
+                "(made by SageMaker as the job's role on behalf of a user; sagemaker-s3ag's own calls left out)"
             )
-            by_location[key] = Observation(uri, location.permission, "no-evidence", detail)
+            by_location[key] = Observation(uri, needed, "no-evidence", detail)
     return list(by_location.values())
 
 
@@ -208,42 +227,47 @@ def observed_verdict(observations: Sequence[Observation]) -> str:
     return "mixed"
 
 
-def compare(predicted: Optional[str], observations: Sequence[Observation]) -> str:
+def compare(predicted: Optional[str], observations: Sequence[Observation], *, complete: bool = True) -> str:
     """``match``, ``mismatch`` or ``no-evidence``: the observed credentials against the prediction.
 
-    A mismatch needs evidence that contradicts the prediction (a location granted where the record
-    predicted ``iam-role``, or refused or read with the role where it predicted ``access-grants``);
-    a match needs evidence for every location that agrees with it. Anything less is ``no-evidence``.
+    A mismatch needs evidence that contradicts the prediction (a location granted where ``iam-role``
+    was predicted; refused where ``access-grants`` was; all alike where ``mixed`` was); a match needs
+    evidence for every location that agrees with it, and ``complete`` (no location the evidence cannot
+    reach, such as the data a manifest lists). Anything less is ``no-evidence``.
     """
     seen = {o.credentials for o in observations} - {"unknown"}
-    if predicted == "access-grants" and seen & {"iam-role", "mixed"}:
-        return "mismatch"
-    if predicted == "iam-role" and seen & {"access-grants", "mixed"}:
-        return "mismatch"
     observed = observed_verdict(observations)
-    if observed == "unknown":
+    if predicted == "access-grants" and "iam-role" in seen:
+        return "mismatch"
+    if predicted == "iam-role" and "access-grants" in seen:
+        return "mismatch"
+    if predicted == "mixed" and observed in ("access-grants", "iam-role"):
+        return "mismatch"  # every location alike, where some were predicted to fall back and some not
+    if observed == "unknown" or not complete or predicted in (None, "", "unknown"):
         return "no-evidence"
-    if predicted in (None, "", "unknown"):
-        return "no-evidence"  # nothing predicted to hold the evidence against
-    if predicted == "mixed":
-        return "match" if observed in ("mixed", "access-grants", "iam-role") and len(seen) >= 1 else "no-evidence"
     return "match" if observed == predicted else "mismatch"
 
 
 @dataclass(frozen=True)
 class DataAccess:
-    """One S3 data event: which credentials read or wrote an object."""
+    """One S3 data event, read once: who read or wrote which object, when."""
 
     event_id: str
     time: datetime
-    uri: str  # s3://bucket/key
-    credentials: str  # access-grants | iam-role | other
-    principal: str
+    bucket: str
+    key: str
+    principal: str  # userIdentity.arn
+    role_arn: str  # the session's issuer
+    user: Optional[str]  # onBehalfOf.userId
+
+    @property
+    def by_grant(self) -> bool:
+        """Made with credentials S3 Access Grants vended (a session ``access-grants-…`` of the location role)."""
+        return "/access-grants-" in self.principal
 
 
-def read_data_event(record: Any, role_arn: str) -> Optional[DataAccess]:
-    """An S3 data event, classified: a session ``access-grants-…`` is a grant's credentials; a session of
-    ``role_arn`` (the job's execution role) is the role's; anything else is ``other``."""
+def read_data_event(record: Any) -> Optional[DataAccess]:
+    """An S3 data event (``eventCategory`` ``Data``), or ``None``."""
     if not isinstance(record, Mapping) or record.get("eventSource") != "s3.amazonaws.com":
         return None
     moment = parse_time(record.get("eventTime"))
@@ -255,27 +279,50 @@ def read_data_event(record: Any, role_arn: str) -> Optional[DataAccess]:
     arn = identity.get("arn")
     if moment is None or not isinstance(bucket, str) or not isinstance(arn, str):
         return None
-    context = identity.get("sessionContext")
-    issuer = context.get("sessionIssuer") if isinstance(context, Mapping) else None
-    issuer_arn = issuer.get("arn") if isinstance(issuer, Mapping) else ""
-    if "/access-grants-" in arn:
-        credentials = "access-grants"
-    elif role_arn and isinstance(issuer_arn, str) and _same_role(issuer_arn, role_arn):
-        credentials = "iam-role"
-    else:
-        credentials = "other"
+    behalf = identity.get("onBehalfOf")
+    user = behalf.get("userId") if isinstance(behalf, Mapping) else None
     event_id = record.get("eventID")
     return DataAccess(
-        str(event_id) if event_id else "", moment, f"s3://{bucket}/{key if isinstance(key, str) else ''}", credentials, arn
+        str(event_id) if event_id else "",
+        moment,
+        bucket,
+        key if isinstance(key, str) else "",
+        arn,
+        _issuer(identity),
+        user if isinstance(user, str) else None,
     )
 
 
-def with_data_events(observations: Sequence[Observation], accesses: Iterable[DataAccess], window: Window) -> list[Observation]:
-    """``observations`` with ``used``: the credentials the job's reads and writes under each location used."""
-    inside = [a for a in accesses if a.time in window and a.credentials != "other"]
+def with_data_events(
+    observations: Sequence[Observation],
+    accesses: Iterable[DataAccess],
+    window: Window,
+    *,
+    role_arn: str,
+    user: Optional[str],
+) -> list[Observation]:
+    """``observations`` with ``used``: the credentials seen under each location, inside the window.
+
+    A read with a grant counts only on behalf of the job's user (when the event and the job both
+    name one); a read by the execution role counts as ``iam-role`` (shown, never deciding).
+    """
+    kinds: dict[tuple[str, str], set[str]] = {}
+    for access in accesses:
+        if access.time not in window:
+            continue
+        if access.by_grant:
+            if user is None or access.user != user:
+                continue  # another user's grant, or one this job cannot be told from
+            kind = "access-grants"
+        elif same_role(access.role_arn, role_arn):
+            kind = "iam-role"
+        else:
+            continue
+        kinds.setdefault((access.bucket, access.key), set()).add(kind)
     result = []
     for o in observations:
-        used = sorted({a.credentials for a in inside if a.uri.startswith(o.uri.rstrip("*"))})
+        bucket, prefix = o.uri[len("s3://") :].partition("/")[::2]
+        used = sorted({k for (b, key), found in kinds.items() if b == bucket and key.startswith(prefix) for k in found})
         result.append(Observation(o.uri, o.permission, o.evidence, o.detail, o.event_ids, tuple(used)) if used else o)
     return result
 
@@ -295,6 +342,19 @@ def parse_time(value: Any) -> Optional[datetime]:
         return None
 
 
+def same_role(issuer_arn: str, role_arn: str) -> bool:
+    """The same IAM role (same account and name, whatever its path): ``…:role/service-role/X`` is ``…:role/X``."""
+    if not issuer_arn or not role_arn:
+        return False
+    return _role_key(issuer_arn) == _role_key(role_arn)
+
+
+def _role_key(arn: str) -> tuple[str, str]:
+    parts = arn.split(":", 5)
+    account = parts[4] if len(parts) == 6 else ""
+    return account, arn.rsplit("/", 1)[-1]
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
@@ -303,27 +363,66 @@ def _show(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _covers(target: str, uri: str) -> bool:
-    """Whether a ``GetDataAccess`` target (``s3://bucket/prefix*``, ``s3://bucket/prefix/``) is at or above ``uri``."""
-    head = target.rstrip("*")
-    if not head.startswith("s3://"):
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    return bucket, key
+
+
+def _at_or_above(target: str, uri: str) -> bool:
+    """Whether a ``GetDataAccess`` target covers ``uri``: ``s3://bucket/pre*`` covers what starts so;
+    a target without ``*`` covers only itself (an object, or the same prefix)."""
+    if not target.startswith("s3://"):
         return False
-    return uri.startswith(head) or (head.rstrip("/") + "/").startswith(uri.rstrip("/") + "/") and head.count("/") > 2
+    bucket, key = _split(uri)
+    if target.endswith("*"):
+        t_bucket, t_key = _split(target[:-1])
+        return t_bucket == bucket and key.startswith(t_key)
+    t_bucket, t_key = _split(target)
+    return t_bucket == bucket and t_key.rstrip("/") == key.rstrip("/")
 
 
-def _same_role(issuer_arn: str, role_arn: str) -> bool:
-    """The same IAM role, whatever its path: ``…:role/service-role/X`` and ``…:role/X`` name role X."""
-    return issuer_arn == role_arn or issuer_arn.rsplit("/", 1)[-1] == role_arn.rsplit("/", 1)[-1]
+def _at_or_below(target: str, uri: str) -> bool:
+    """Whether a target lies at or under ``uri`` (a refusal there means no grant covers ``uri`` either)."""
+    if not target.startswith("s3://"):
+        return False
+    bucket, key = _split(uri)
+    t_bucket, t_key = _split(target.rstrip("*"))
+    if t_bucket != bucket:
+        return False
+    return t_key.startswith(key) if key.endswith("/") or not key else (t_key == key or t_key.startswith(key + "/"))
 
 
-def _ours(parameters: Mapping[str, Any]) -> bool:
-    """Whether a request's ``auditContext`` (a string, or nested as Lake Formation writes it) is our preflight's."""
-    context = parameters.get("auditContext")
-    pending = [context]
+def _issuer(identity: Mapping[str, Any]) -> str:
+    context = identity.get("sessionContext")
+    issuer = context.get("sessionIssuer") if isinstance(context, Mapping) else None
+    arn = issuer.get("arn") if isinstance(issuer, Mapping) else None
+    return arn if isinstance(arn, str) else ""
+
+
+def _by_service(record: Mapping[str, Any], identity: Mapping[str, Any]) -> bool:
+    """Made by SageMaker itself: ``invokedBy`` or ``sourceIPAddress`` names the service, not a client address."""
+    names = {identity.get("invokedBy"), record.get("sourceIPAddress")}
+    return SERVICE in names
+
+
+def _strings(value: Any) -> list[str]:
+    found: list[str] = []
+    pending = [value]
     while pending:
-        value = pending.pop()
-        if isinstance(value, str) and AUDIT_PREFIX in value:
-            return True
-        if isinstance(value, Mapping):
-            pending.extend(value.values())
-    return False
+        item = pending.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, Mapping):
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+    return found
+
+
+_JOB_IN_CONTEXT = re.compile(r"(?:training|processing)[- ]job[/ ]([A-Za-z0-9-]{1,63})", re.I)
+
+
+def _names_another_job(context: str, job_name: str) -> bool:
+    """Whether an ``AuditContext`` names a SageMaker job other than ``job_name``."""
+    named = {m.lower() for m in _JOB_IN_CONTEXT.findall(context)}
+    return bool(named) and bool(job_name) and job_name.lower() not in named

@@ -124,8 +124,7 @@ def query_data_events(
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    if not _STORE.match(event_data_store or ""):
-        raise ValueError(f"{event_data_store!r} is not a CloudTrail Lake event data store ARN or id")
+    check_event_data_store(event_data_store)
     names = sorted({b for b in buckets if _BUCKET.match(b)})
     if not names:
         return []
@@ -140,17 +139,19 @@ def query_data_events(
         query = client.start_query(QueryStatement=statement)["QueryId"]
         deadline = time.monotonic() + timeout
         while True:
-            status = client.describe_query(EventDataStore=event_data_store, QueryId=query).get("QueryStatus")
+            described = client.describe_query(EventDataStore=event_data_store, QueryId=query)
+            status = described.get("QueryStatus")
             if status in _DONE:
                 break
             if time.monotonic() > deadline:
                 client.cancel_query(EventDataStore=event_data_store, QueryId=query)
-                raise CloudTrailError(f"the CloudTrail Lake query did not finish within {timeout:.0f} s (cancelled)")
+                raise CloudTrailError(f"the CloudTrail Lake query did not finish within {timeout:g} s (cancelled)")
             if progress is not None:
                 progress(f"CloudTrail Lake: query {status.lower() if isinstance(status, str) else '?'}")
             time.sleep(poll)
         if status != "FINISHED":
-            raise CloudTrailError(f"the CloudTrail Lake query ended {status}")
+            why = described.get("ErrorMessage")
+            raise CloudTrailError(f"the CloudTrail Lake query ended {status}{f': {why}' if why else ''}")
         records: list[dict[str, Any]] = []
         token: Optional[str] = None
         while True:
@@ -172,6 +173,12 @@ def query_data_events(
                 return records
     except (ClientError, BotoCoreError) as err:
         raise CloudTrailError(f"CloudTrail Lake failed: {err}") from err
+
+
+def check_event_data_store(event_data_store: str) -> None:
+    """Raise ``ValueError`` unless ``event_data_store`` is an event data store ARN or id."""
+    if not isinstance(event_data_store, str) or not _STORE.match(event_data_store):
+        raise ValueError(f"{event_data_store!r} is not a CloudTrail Lake event data store ARN or id")
 
 
 def _sql_time(moment: datetime) -> str:

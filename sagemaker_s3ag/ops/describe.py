@@ -51,8 +51,8 @@ class JobRecord:
 
     @property
     def recorded(self) -> bool:
-        """Whether the job carries a sagemaker-s3ag record at all."""
-        return bool(self.record)
+        """Whether the job carries a sagemaker-s3ag launch record (not only a later verification or guard tag)."""
+        return "s3ag:identity-propagation" in self.record or "s3ag:version" in self.record
 
     @property
     def credentials(self) -> Optional[str]:
@@ -117,25 +117,37 @@ def job_tags(client: Any, arn: str) -> list[Mapping[str, Any]]:
     return tags
 
 
-def describe_job_request(client: Any, job_name: str) -> tuple[str, dict[str, Any]]:
+def describe_job_request(client: Any, job_name: str, job_type: Optional[str] = None) -> tuple[str, dict[str, Any]]:
     """``(job type, description)`` of a training or processing job (a description has its request's shapes).
 
+    Args:
+        job_type: ``"training"`` or ``"processing"``; ``None`` looks for both (a training and a
+            processing job may share a name: then ``job_type`` is needed).
+
     Raises:
-        JobRecordNotFound: no training or processing job has that name.
+        JobRecordNotFound: no such job.
+        ValueError: ``job_type`` is ``None`` and both a training and a processing job have that name.
     """
     from botocore.exceptions import ClientError
 
-    for job_type, call, name_key in (
-        ("training", client.describe_training_job, "TrainingJobName"),
-        ("processing", client.describe_processing_job, "ProcessingJobName"),
+    found: list[tuple[str, dict[str, Any]]] = []
+    for kind, method, name_key in (
+        ("training", "describe_training_job", "TrainingJobName"),
+        ("processing", "describe_processing_job", "ProcessingJobName"),
     ):
+        if job_type not in (None, kind):
+            continue
         try:
-            return job_type, call(**{name_key: job_name})
+            found.append((kind, getattr(client, method)(**{name_key: job_name})))
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") in _NOT_FOUND:
                 continue
             raise
-    raise JobRecordNotFound(job_name)
+    if not found:
+        raise JobRecordNotFound(job_name)
+    if len(found) > 1:
+        raise ValueError(f"both a training and a processing job are named {job_name!r}: say which (--type training|processing)")
+    return found[0]
 
 
 def describe_job(job_name: str, sagemaker_session: Any = None, *, locations: bool = False, timeout: float = 5.0) -> JobRecord:

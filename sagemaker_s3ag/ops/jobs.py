@@ -132,7 +132,7 @@ def list_jobs(
 
         from sagemaker_s3ag.ops.verify import FINAL, verify_jobs
 
-        pending = [r.job_name for r in records if reverify or r.record.get("s3ag:verified") not in FINAL]
+        pending = [(r.job_name, r.job_type) for r in records if reverify or r.record.get("s3ag:verified") not in FINAL]
         found = verify_jobs(
             pending,
             sagemaker_session,
@@ -141,5 +141,5 @@ def list_jobs(
             workers=workers,
             progress=verify_progress,
         )
-        records = [replace(r, verification=found[r.job_name]) if r.job_name in found else r for r in records]
+        records = [replace(r, verification=found[r.arn]) if r.arn in found else r for r in records]
     return JobList(sorted(records, key=lambda r: r.created or after, reverse=True))

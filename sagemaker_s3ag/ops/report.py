@@ -85,7 +85,7 @@ class JobList(list):  # type: ignore[type-arg]
         writer.writeheader()
         for item in self:
             values = row(item)
-            writer.writerow({k: _cell(values[k]) for k in COLUMNS})
+            writer.writerow({k: _csv_cell(values[k]) for k in COLUMNS})
         return out.getvalue()
 
     def plot(self) -> Chart:
@@ -232,6 +232,12 @@ def report_html(records: Iterable[JobRecord], *, title: str) -> str:
         "searched); a mismatch is highlighted.</p>"
         f"{chart_svg(items)}{_table_html(items)}</body></html>"
     )
+
+
+def _csv_cell(value: Any) -> str:
+    """A CSV cell a spreadsheet will not run: text starting ``= + - @`` (a formula) gets a leading quote."""
+    text = _cell(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _cell(value: Any) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
@@ -35,19 +35,20 @@ from sagemaker_s3ag.core.evidence import (
     read_data_event,
     with_data_events,
 )
-from sagemaker_s3ag.core.locations import s3_locations
+from sagemaker_s3ag.core.locations import MANIFESTS, s3_locations
 from sagemaker_s3ag.core.request import parse_s3_uri
 from sagemaker_s3ag.core.tags import MAX_TAGS, record_from_tags
-from sagemaker_s3ag.ops.cloudtrail import Progress, cloudtrail_client, lookup, query_data_events
+from sagemaker_s3ag.ops.cloudtrail import Progress, check_event_data_store, cloudtrail_client, lookup, query_data_events
 from sagemaker_s3ag.ops.describe import describe_job_request, job_tags
 
 VERIFIED_TAG = "s3ag:verified"
 FINAL = ("match", "mismatch")  # a job verified so is not verified again unless asked
 _CREATE = {"training": ("CreateTrainingJob", "trainingJobName"), "processing": ("CreateProcessingJob", "processingJobName")}
 _TIMES = {
-    "training": ("TrainingStartTime", "TrainingEndTime"),
-    "processing": ("ProcessingStartTime", "ProcessingEndTime"),
+    "training": ("TrainingStartTime", "TrainingEndTime", "TrainingJobStatus"),
+    "processing": ("ProcessingStartTime", "ProcessingEndTime", "ProcessingJobStatus"),
 }
+_ENDED = ("Completed", "Failed", "Stopped")
 
 
 @dataclass(frozen=True)
@@ -158,11 +159,30 @@ class JobFacts:
     record: Mapping[str, str]
     window: Window
     tags: int
+    ended: bool = True  # the job is over: its window is closed and a verdict may be recorded
 
     @property
     def role_arn(self) -> str:
         role = self.request.get("RoleArn")
         return role if isinstance(role, str) else ""
+
+    @property
+    def predicted(self) -> Optional[str]:
+        """``s3ag:credentials`` when the job carries a launch record (not only a later tag)."""
+        if "s3ag:identity-propagation" in self.record or "s3ag:version" in self.record:
+            return self.record.get("s3ag:credentials")
+        return None
+
+    def beyond_reach(self) -> list[str]:
+        """Inputs whose data the evidence cannot reach: the data a manifest lists, DatasetDefinition queries."""
+        found = [
+            f"{loc.where} (a manifest: the data it lists is not checked)" for loc in _locations(self) if loc.kind in MANIFESTS
+        ]
+        inputs = self.request.get("ProcessingInputs")
+        for item in inputs if isinstance(inputs, list) else ():
+            if isinstance(item, Mapping) and item.get("DatasetDefinition"):
+                found.append(f"ProcessingInputs[{item.get('InputName', '?')}] (a DatasetDefinition query)")
+        return found
 
 
 @dataclass
@@ -171,31 +191,31 @@ class Evidence:
 
     calls: list[AccessCall] = field(default_factory=list)
     creators: dict[tuple[str, str], str] = field(default_factory=dict)  # (job type, name) -> userId
-    data_records: list[dict[str, Any]] = field(default_factory=list)
+    data: list[DataAccess] = field(default_factory=list)
     lookups: int = 0
     searched: str = ""
 
 
-def job_facts(client: Any, job_name: str, now: Optional[datetime] = None) -> JobFacts:
+def job_facts(client: Any, job_name: str, job_type: Optional[str] = None, now: Optional[datetime] = None) -> JobFacts:
     """A job's description and tags, as a verification reads them.
 
+    Its window runs from its creation to its end; a job that ended without an end time (it failed
+    before it started) ends at its last modification; one still running ends now, and is not final.
+
     Raises:
-        JobRecordNotFound: no training or processing job has that name.
+        JobRecordNotFound: no such job. ValueError: a training and a processing job share the name and
+            ``job_type`` is not given.
     """
-    job_type, description = describe_job_request(client, job_name)
+    job_type, description = describe_job_request(client, job_name, job_type)
     arn = description["TrainingJobArn" if job_type == "training" else "ProcessingJobArn"]
     tags = job_tags(client, arn)
-    start_key, end_key = _TIMES[job_type]
-    created = description.get("CreationTime") or description.get(start_key) or now or datetime.now(timezone.utc)
-    return JobFacts(
-        job_name,
-        job_type,
-        arn,
-        description,
-        record_from_tags(tags),
-        Window.of_job(created, description.get(end_key), now),
-        len(tags),
-    )
+    start_key, end_key, status_key = _TIMES[job_type]
+    current = now or datetime.now(timezone.utc)
+    created = description.get("CreationTime") or description.get(start_key) or current
+    ended = description.get(status_key) in _ENDED
+    end = description.get(end_key) or (description.get("LastModifiedTime") if ended else None)
+    window = Window.of_job(created, end, current)
+    return JobFacts(job_name, job_type, arn, description, record_from_tags(tags), window, len(tags), ended)
 
 
 def gather(
@@ -233,9 +253,8 @@ def gather(
     )
     if event_data_store:
         buckets = {parse_s3_uri(loc.uri)[0] for j in jobs for loc in _locations(j) if _is_s3(loc.uri)}
-        evidence.data_records = query_data_events(
-            boto_session, event_data_store, start, end, buckets, timeout=query_timeout, progress=progress
-        )
+        records = query_data_events(boto_session, event_data_store, start, end, buckets, timeout=query_timeout, progress=progress)
+        evidence.data = [a for a in map(read_data_event, records) if a is not None]  # read once, for every job
         evidence.searched += f"; S3 data events in {event_data_store.rsplit('/', 1)[-1]}"
     return evidence
 
@@ -243,35 +262,41 @@ def gather(
 def judge_job(facts: JobFacts, evidence: Evidence, now: Optional[datetime] = None) -> Verification:
     """A job's verification from CloudTrail's answers (pure: no AWS call)."""
     user = evidence.creators.get((facts.job_type, facts.job_name.lower()))
-    observations = observe(_locations(facts), evidence.calls, facts.window, role_arn=facts.role_arn, user=user)
+    observations = observe(
+        _locations(facts), evidence.calls, facts.window, role_arn=facts.role_arn, user=user, job_name=facts.job_name
+    )
     notes: list[str] = []
-    if evidence.data_records:
-        accesses: Iterable[DataAccess] = filter(None, (read_data_event(r, facts.role_arn) for r in evidence.data_records))
-        observations = with_data_events(observations, accesses, facts.window)
+    if evidence.data:
+        observations = with_data_events(observations, evidence.data, facts.window, role_arn=facts.role_arn, user=user)
+        if any("iam-role" in o.used for o in observations):
+            notes.append("reads by the execution role are shown, not counted: other jobs and notebooks may share the role")
+    beyond = facts.beyond_reach()
+    notes.extend(f"not verified: {place}" for place in beyond)
+    if not facts.ended:
+        notes.append("the job has not ended: its window is still open, so no verdict is recorded")
     moment = now or datetime.now(timezone.utc)
     if facts.window.start < moment - RETENTION:
         notes.append("the job is older than CloudTrail's 90-day event history: its GetDataAccess calls are gone")
     if facts.window.end > moment - timedelta(minutes=15):
         notes.append("CloudTrail delivers events within about 15 minutes: recent calls may be missing yet")
-    predicted = facts.record.get("s3ag:credentials")
+    predicted = facts.predicted
     if predicted == "iam-role" and all(o.evidence == "no-evidence" for o in observations):
         notes.append("predicted iam-role: SageMaker then makes no GetDataAccess call, so none is consistent, not proof")
-    if not facts.record:
-        notes.append("the job has no s3ag: record: nothing was predicted")
+    if predicted is None:
+        notes.append("the job has no s3ag: launch record: nothing was predicted, and no verdict is recorded")
     if user is None:
         notes.append("its Create call was not found with an IAM Identity Center user: calls on behalf of any user count")
     notes.append(
-        "SageMaker does not document the identity of its own GetDataAccess calls: calls by the job's role or naming "
-        "no role, on behalf of a user, in the job's window, count"
+        "how SageMaker's own GetDataAccess calls appear is not documented: only calls made by the SageMaker service "
+        "as the job's role on behalf of a user, in the job's window, count"
     )
-    verdict = compare(predicted, observations)
     return Verification(
         facts.job_name,
         facts.job_type,
         facts.arn,
         predicted,
         observed_verdict(observations),
-        verdict,
+        compare(predicted, observations, complete=not beyond),
         tuple(observations),
         facts.window,
         user,
@@ -281,10 +306,19 @@ def judge_job(facts: JobFacts, evidence: Evidence, now: Optional[datetime] = Non
 
 
 def record_verdict(client: Any, facts: JobFacts, verification: Verification) -> tuple[bool, str]:
-    """Write ``s3ag:verified`` on the job; never past 50 tags. Returns (written, why not)."""
+    """Write ``s3ag:verified`` on the job. Never past 50 tags, never on a job that predicted nothing or
+    is still running, and never downgrading ``match`` or ``mismatch`` to ``no-evidence`` (evidence ages
+    out of CloudTrail after 90 days). Returns (written, why not; "" when there is nothing to say)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    if VERIFIED_TAG not in facts.record and facts.tags >= MAX_TAGS:
+    if facts.predicted is None or not facts.ended:
+        return False, ""
+    earlier = facts.record.get(VERIFIED_TAG)
+    if earlier in FINAL and verification.verdict == "no-evidence":
+        return False, f"the job keeps its earlier s3ag:verified={earlier}: the evidence found then is not found now"
+    if earlier == verification.verdict:
+        return True, ""
+    if earlier is None and facts.tags >= MAX_TAGS:
         return False, f"not recorded: the job has {MAX_TAGS} tags"
     try:
         client.add_tags(ResourceArn=facts.arn, Tags=[{"Key": VERIFIED_TAG, "Value": verification.verdict}])
@@ -297,6 +331,7 @@ def verify_job(
     job_name: str,
     sagemaker_session: Any = None,
     *,
+    job_type: Optional[str] = None,
     event_data_store: Optional[str] = None,
     record: bool = True,
     query_timeout: float = 300.0,
@@ -309,19 +344,23 @@ def verify_job(
         sagemaker_session: the session to ask (default: a new one, from the environment); CloudTrail is read
             in its Region, with its credentials (``cloudtrail:LookupEvents``; with ``event_data_store``,
             ``cloudtrail:StartQuery``/``DescribeQuery``/``GetQueryResults``; ``sagemaker:AddTags`` to record).
-        event_data_store: a CloudTrail Lake event data store with S3 data events: then which credentials
-            the job's reads and writes used is shown too.
-        record: write ``s3ag:verified`` on the job.
+        job_type: ``"training"`` or ``"processing"``, when a training and a processing job share the name.
+        event_data_store: a CloudTrail Lake event data store with S3 data events: then what the job's
+            reads and writes used is shown too.
+        record: write ``s3ag:verified`` on the job (not for a job still running or with no record).
 
     Raises:
-        JobRecordNotFound: no such job. CloudTrailError: CloudTrail could not be read.
+        JobRecordNotFound: no such job. CloudTrailError: CloudTrail could not be read. ValueError: a
+            malformed event data store, or a name shared by a training and a processing job.
     """
     from sagemaker_s3ag.sdk.installed import sdk_class
 
+    if event_data_store is not None:
+        check_event_data_store(event_data_store)
     if sagemaker_session is None:
         sagemaker_session = sdk_class("Session")()
     client = sagemaker_session.sagemaker_client
-    facts = job_facts(client, job_name)
+    facts = job_facts(client, job_name, job_type)
     evidence = gather(
         sagemaker_session.boto_session, [facts], event_data_store=event_data_store, query_timeout=query_timeout, progress=progress
     )
@@ -330,7 +369,7 @@ def verify_job(
 
 
 def verify_jobs(
-    job_names: Sequence[str],
+    jobs: Sequence[tuple[str, str]],
     sagemaker_session: Any,
     *,
     event_data_store: Optional[str] = None,
@@ -339,31 +378,28 @@ def verify_jobs(
     query_timeout: float = 300.0,
     progress: Optional[Progress] = None,
 ) -> dict[str, Verification]:
-    """``verify_job`` for many jobs: their descriptions concurrently, CloudTrail in one pass for all."""
+    """``verify_job`` for many ``(job name, job type)``: descriptions concurrently, CloudTrail in one pass
+    for all. Returns the verifications by job ARN (a training and a processing job may share a name)."""
+    if event_data_store is not None:
+        check_event_data_store(event_data_store)
     client = sagemaker_session.sagemaker_client
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="s3ag-verify") as pool:
-        facts = list(pool.map(lambda name: job_facts(client, name), job_names))
+        facts = list(pool.map(lambda job: job_facts(client, job[0], job[1]), jobs))
     evidence = gather(
         sagemaker_session.boto_session, facts, event_data_store=event_data_store, query_timeout=query_timeout, progress=progress
     )
     results: dict[str, Verification] = {}
     for item in facts:
         verification = judge_job(item, evidence)
-        results[item.job_name] = _recorded(client, item, verification) if record else verification
+        results[item.arn] = _recorded(client, item, verification) if record else verification
     return results
 
 
 def _recorded(client: Any, facts: JobFacts, verification: Verification) -> Verification:
     written, why = record_verdict(client, facts, verification)
     if written:
-        return _replace(verification, recorded=True)
-    return _replace(verification, notes=(*verification.notes, why))
-
-
-def _replace(verification: Verification, **changes: Any) -> Verification:
-    from dataclasses import replace
-
-    return replace(verification, **changes)
+        return replace(verification, recorded=True)
+    return replace(verification, notes=(*verification.notes, why)) if why else verification
 
 
 def _locations(facts: JobFacts) -> list[Any]:

@@ -254,20 +254,26 @@ def s3_data_event(
     session_arn: str,
     issuer_arn: str,
     operation: str = "GetObject",
+    on_behalf_of: Optional[str] = None,
     account: str = ACCOUNT,
     region: str = REGION,
 ) -> dict[str, Any]:
     """An S3 data event for one object: read with a grant's credentials (``session_arn`` an
-    ``assumed-role/LOCATION-ROLE/access-grants-…`` session) or with the job's role (``…/SageMaker``)."""
+    ``assumed-role/LOCATION-ROLE/access-grants-…`` session) or with the job's role (``…/SageMaker``).
+    ``on_behalf_of`` adds ``onBehalfOf`` (an identity-enhanced session); whether S3 writes it on reads
+    with vended credentials is not documented."""
     bucket, _, key = uri[len("s3://") :].partition("/")
+    identity: dict[str, Any] = {
+        "type": "AssumedRole",
+        "arn": session_arn,
+        "accountId": account,
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": issuer_arn, "accountId": account}},
+    }
+    if on_behalf_of:
+        identity["onBehalfOf"] = {"userId": on_behalf_of, "identityStoreArn": IDENTITY_STORE}
     return {
         "eventVersion": "1.10",
-        "userIdentity": {
-            "type": "AssumedRole",
-            "arn": session_arn,
-            "accountId": account,
-            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": issuer_arn, "accountId": account}},
-        },
+        "userIdentity": identity,
         "eventTime": event_time,
         "eventSource": "s3.amazonaws.com",
         "eventName": operation,
