@@ -221,6 +221,7 @@ def test_doctor_all_good(aws):
     assert text.splitlines()[0].split() == ["STATUS", "CHECK", "DETAIL"]
     assert rows == [
         ("info", "trusted identity propagation", "disabled (not in a SageMaker Studio space)"),
+        ("info", "user background sessions", "not checked: trusted identity propagation is off"),
         ("info", "boto3 Access Grants plugin", NO_PLUGIN),
         ("info", "SageMaker Python SDK", SDK_ROW),
         ("ok", "Access Grants instance", INSTANCE),
@@ -417,6 +418,7 @@ def test_doctor_json(aws):
     assert all(set(check) == {"name", "status", "detail", "required"} for check in checks)
     assert [(c["name"], c["status"], c["required"]) for c in checks] == [
         ("trusted identity propagation", "info", False),
+        ("user background sessions", "info", False),
         ("boto3 Access Grants plugin", "info", False),
         ("SageMaker Python SDK", "info", False),
         ("Access Grants instance", "ok", True),
@@ -738,3 +740,30 @@ def test_help_of_every_subcommand_has_an_example(command, capsys):
     assert caught.value.code == 0
     help_text = capsys.readouterr().out
     assert any("example" in line for line in help_text.splitlines()), help_text
+
+
+@pytest.mark.parametrize(
+    "status, expected",
+    [
+        ("ENABLED", ("ok", "enabled (application apl-2222): a TIP job runs for at most the session duration")),
+        ("DISABLED", ("warn", "disabled (application apl-2222): a TIP job fails within 15 minutes of your signing out")),
+        (None, ("could not check", "could not check: not allowed to call sso:GetApplicationSessionConfiguration")),
+    ],
+)
+def test_doctor_reads_user_background_sessions_in_studio(aws, monkeypatch, tmp_path, status, expected):
+    from test_considerations import IdentityCenter, studio
+
+    studio(monkeypatch, tmp_path)
+    made = aws.boto_session
+
+    def with_identity_center(region):
+        session = made(region)
+        IdentityCenter(session, status, error=None if status else "AccessDeniedException")
+        return session
+
+    monkeypatch.setattr(cli, "_boto_session", with_identity_center)
+    code, rows, text = doctor("--role", ROLE)
+    assert row(rows, "trusted identity propagation") == ("info", "enabled (domain d-abc123 (DescribeDomain))")
+    found = row(rows, "user background sessions")
+    assert found[0] == expected[0] and found[1].startswith(expected[1]), found
+    assert code == 0, text  # a note for the user, not a wiring fault

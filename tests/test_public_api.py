@@ -95,12 +95,19 @@ def test_settings_are_validated_on_construction():
         GrantAwareProcessor(image_uri="x", role="r", instance_count=1, instance_type="ml.m5.xlarge", pipe_mode_replacement="Pipe")
     with pytest.raises(ValueError, match="preflight_timeout"):
         Settings(preflight_timeout=0)
+    with pytest.raises(ValueError, match="script_locations"):
+        Settings(script_locations="refuse")  # type: ignore[arg-type]
+    for duration in (899, 90 * 86_400 + 1, True, "7 days", float("nan")):
+        with pytest.raises(ValueError, match="background_session_duration"):
+            Settings(background_session_duration=duration)  # type: ignore[arg-type]
     assert Settings.names() == (
         "identity_propagation",
         "on_violation",
         "on_fallback",
         "pipe_mode_replacement",
         "preflight_timeout",
+        "script_locations",
+        "background_session_duration",
     )
 
 

@@ -102,6 +102,8 @@ DEFAULT_SETTINGS = {
     "on_fallback": "warn",
     "pipe_mode_replacement": "File",
     "preflight_timeout": 5.0,
+    "script_locations": "warn",
+    "background_session_duration": 604800.0,
 }
 
 
@@ -285,6 +287,10 @@ def test_every_setting_reaches_the_program(no_sagemaker, child_env, tmp_path):
             "FastFile",
             "--preflight-timeout",
             "2.5",
+            "--script-locations",
+            "deny",
+            "--background-session-days",
+            "1.5",
             "--",
             "python",
             no_sagemaker.name,
@@ -300,6 +306,8 @@ def test_every_setting_reaches_the_program(no_sagemaker, child_env, tmp_path):
         "on_fallback": "deny",
         "pipe_mode_replacement": "FastFile",
         "preflight_timeout": 2.5,
+        "script_locations": "deny",
+        "background_session_duration": 129600.0,
     }
 
 

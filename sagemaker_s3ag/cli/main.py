@@ -32,6 +32,11 @@ from sagemaker_s3ag._version import __version__
 from sagemaker_s3ag.cli.demo import run_demo
 from sagemaker_s3ag.cli.guard import add_guard_parser
 from sagemaker_s3ag.cli.run import run
+from sagemaker_s3ag.core.considerations import (
+    CONSIDERATIONS,
+    DEFAULT_BACKGROUND_SESSION_SECONDS,
+    check_background_session_duration,
+)
 from sagemaker_s3ag.core.decision import CREDENTIALS
 from sagemaker_s3ag.core.errors import SageMakerS3agError
 from sagemaker_s3ag.core.rules import RULES
@@ -50,6 +55,10 @@ def rules_markdown() -> str:
     for rule in RULES:
         jobs = ", ".join(sorted(rule.job_types))
         lines.append(f"| `{rule.id}` | {jobs} | {rule.summary} {rule.why} | {rule.fix} |")
+    lines += ["", "Considerations: what a TIP job meets when it runs, recorded and announced with the same ids:", ""]
+    lines += ["| id | consideration | what sagemaker-s3ag does | AWS says |", "|---|---|---|---|"]
+    for item in CONSIDERATIONS:
+        lines.append(f"| `{item.id}` | {item.summary} | {item.does} | [{item.title}]({item.source}) |")
     return "\n".join(lines) + "\n"
 
 
@@ -60,7 +69,9 @@ def _rules(args: argparse.Namespace, out: TextIO) -> int:
     for rule in RULES:
         out.write(f"{rule.id:<19} {rule.title} ({', '.join(sorted(rule.job_types))})\n")
         out.write(f"{'':<19} {rule.summary}\n{'':<19} fix: {rule.fix}\n\n")
-    out.write(f"Source: {RULES[0].doc_url}\n")
+    out.write(f"Source: {RULES[0].doc_url}\n\nConsiderations (recorded and announced):\n\n")
+    for item in CONSIDERATIONS:
+        out.write(f"{item.id:<19} {item.title}\n{'':<19} {item.summary}\n{'':<19} {item.does}\n{'':<19} {item.source}\n\n")
     return 0
 
 
@@ -265,6 +276,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         "on_fallback": args.on_fallback,
         "pipe_mode_replacement": args.pipe_mode_replacement,
         "preflight_timeout": args.preflight_timeout,
+        "script_locations": args.script_locations,
+        "background_session_duration": args.background_session_days,
     }
     run(command, settings)  # does not return
 
@@ -287,6 +300,14 @@ def _seconds(text: str) -> float:
         return check_seconds(float(text), "seconds")
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0 and at most 600") from None
+
+
+def _session_days(text: str) -> float:
+    """An argparse type: a user background session duration in days (15 minutes to 90 days), as seconds."""
+    try:
+        return check_background_session_duration(float(text) * 86_400)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days from 0.0105 (15 minutes) to 90") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -327,6 +348,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--on-fallback", choices=("allow", "warn", "deny"), default="warn", help="default: warn")
     run.add_argument("--pipe-mode-replacement", choices=("File", "FastFile"), default="File", help="default: File")
     run.add_argument("--preflight-timeout", type=_seconds, default=5.0, help="seconds (default: 5)")
+    run.add_argument("--script-locations", choices=("warn", "deny"), default="warn", help="default: warn")
+    run.add_argument(
+        "--background-session-days",
+        type=_session_days,
+        default=float(DEFAULT_BACKGROUND_SESSION_SECONDS),
+        help="days your user background sessions last (default: 7)",
+    )
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS ...]")
     run.set_defaults(handler=_run)
 

@@ -16,8 +16,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 from sagemaker_s3ag._version import __version__
-from sagemaker_s3ag.core.errors import ConsiderationError, warn
-from sagemaker_s3ag.core.fallback import check_fallback
+from sagemaker_s3ag.core.considerations import (
+    CODE_REASON,
+    SCRIPT_REASON,
+    BackgroundSessions,
+    background_findings,
+    reader,
+    script_locations,
+    tuning_finding,
+)
+from sagemaker_s3ag.core.errors import ConsiderationError, GrantFallbackError, warn
+from sagemaker_s3ag.core.fallback import check_fallback, check_scripts
 from sagemaker_s3ag.core.findings import Finding
 from sagemaker_s3ag.core.identity import HOW_TO_SAY_IT, IdentityPropagation
 from sagemaker_s3ag.core.outcomes import LocationOutcome, as_pipeline_execution, credentials_verdict, fallback_summary
@@ -46,6 +55,9 @@ class Decision:
         tags: the ``s3ag:`` record as it was written onto the job.
         record: the full ``s3ag:`` record, including any tag that did not fit on the job.
         locations: per-location outcomes of the Access Grants preflight, when it ran.
+        script_locations: S3 URIs in hyperparameters and environment variables, read in the
+            container with the IAM role: by your code (``role (read by your code)``), or the source
+            code the training toolkit downloads (``role (read by the training toolkit)``).
         fallback_warning: the ``on_fallback="warn"`` warning text, when one is due.
         identity_warning: the warning that TIP could not be determined, when it could not.
         refused: ``True`` for a plan the rules refuse (``plan()`` returns it instead of raising).
@@ -61,7 +73,9 @@ class Decision:
     record: Mapping[str, str]
     tags: tuple[Mapping[str, str], ...] = ()
     locations: tuple[LocationOutcome, ...] = ()
+    script_locations: tuple[LocationOutcome, ...] = ()
     fallback_warning: Optional[str] = field(default=None, repr=False)
+    script_warning: Optional[str] = field(default=None, repr=False)
     identity_warning: Optional[str] = field(default=None, repr=False)
     refused: bool = False
     planned: bool = False
@@ -101,6 +115,9 @@ class Decision:
         if self.locations:
             lines.append("  S3 locations:")
             lines.extend(f"    {location}" for location in self.locations)
+        if self.script_locations:
+            lines.append("  S3 locations read in the container with the role:")
+            lines.extend(f"    {reader(o.reason)}  {o.uri}  ({', '.join(o.places)})" for o in self.script_locations)
         lines.append("  tags: " + (", ".join(f"{t['Key']}={t['Value']}" for t in self.tags) or "(none)"))
         return "\n".join(lines)
 
@@ -145,6 +162,16 @@ class Decision:
                 )
                 + "</table>"
             )
+        if self.script_locations:
+            places += (
+                "<p>S3 locations read in the container with the IAM role:</p><table>"
+                + "".join(
+                    f"<tr><td><b>{esc(reader(o.reason))}</b></td><td><code>{esc(o.uri)}</code></td>"
+                    f"<td>{esc(', '.join(o.places))}</td></tr>"
+                    for o in self.script_locations
+                )
+                + "</table>"
+            )
         tags = "<br>tags: " + ", ".join(f"<code>{esc(t['Key'])}={esc(t['Value'])}</code>" for t in self.tags)
         return f"<div>{head}{table}{places}{tags}</div>"
 
@@ -163,6 +190,7 @@ def decide(
     preflight: Optional[Preflight] = None,
     pipeline: bool = False,
     step: Optional[str] = None,
+    background: Optional[BackgroundSessions] = None,
 ) -> tuple[Request, Decision]:
     """The request to send and the decision, from the request the SDK built.
 
@@ -172,7 +200,11 @@ def decide(
 
     ``pipeline=True`` marks a SageMaker Pipelines job: it runs in a pipeline execution, which
     carries no user identity, so grants to directory users and groups count as fallbacks. ``step``
-    names the pipeline step (its job has no name yet).
+    names the pipeline step (its job has no name yet). ``background`` says whether the user's
+    background sessions are enabled (a job launched by hand runs on one).
+
+    The considerations (:mod:`sagemaker_s3ag.core.considerations`) are applied with TIP on: the
+    background session a job runs on, S3 URIs its own code reads with the role, and tuning.
 
     Raises:
         ConsiderationError: the job breaks a rule that cannot be fixed, or ``on_violation="error"``.
@@ -180,8 +212,10 @@ def decide(
     """
     name = job_name(request, job_type)
     label = name or (f"(pipeline step {step})" if step else "(unnamed)")
+    job = f"{job_type} job {label}"
     outcomes: tuple[LocationOutcome, ...] = ()
-    warning = None
+    scripts: tuple[LocationOutcome, ...] = ()
+    warning = script_warning = None
     extra: dict[str, str] = {}
     identity_warning = _unknown_identity(identity_propagation, settings, f"{job_type} job {label}")
     if identity_propagation.enabled:
@@ -193,15 +227,35 @@ def decide(
             sdk_defaults=sdk_defaults,
         )
         verdict = "unknown"
+        if not pipeline and job_type in ("training", "processing"):
+            findings += background_findings(fixed, job_type, background, settings.background_session_duration)
+        if job_type == "tuning":
+            findings.append(tuning_finding())
         if preflight is not None:
             outcomes = tuple(preflight(fixed, job_type, name or (f"pipeline step {step}" if step else None)))
             if pipeline:
                 outcomes = as_pipeline_execution(outcomes)
             verdict = credentials_verdict(outcomes)
-            summary = fallback_summary(outcomes)
-            if summary:
-                extra["s3ag:fallback"] = summary
-            warning = check_fallback(outcomes, settings.on_fallback, f"{job_type} job {label}")
+            if job_type == "tuning" and verdict != "iam-role":  # the role for all is true with or without TIP
+                verdict = "unknown"
+            warning = check_fallback(outcomes, settings.on_fallback, job)
+        if job_type == "tuning" and settings.on_fallback == "deny":
+            raise GrantFallbackError(
+                f"[s3ag:tuning] {job}: {tuning_finding().message} (on_fallback='deny' needs a proven grant; nothing was created)",
+                locations=[],
+                findings=[replace(tuning_finding(), action="refused")],
+            )
+        scripts = tuple(
+            LocationOutcome(loc.uri, "READ", "fallback", CODE_REASON if loc.kind == "code" else SCRIPT_REASON, (loc.where,))
+            for loc in script_locations(fixed, job_type)
+        )
+        yours = [o for o in scripts if o.reason == SCRIPT_REASON]
+        script_warning = check_scripts(yours, settings.on_fallback, settings.script_locations, job)
+        script_part = f"script {len(yours)}: read by your code with the role" if yours else ""
+        # the short script part first, so that a long list of reasons cannot cut it off at 256 characters
+        summary = " - ".join(part for part in (script_part, fallback_summary(outcomes)) if part)
+        if summary:
+            extra["s3ag:fallback"] = summary
     else:
         fixed, findings = copy_request(request), []
         verdict = "iam-role"
@@ -228,7 +282,9 @@ def decide(
         record=record,
         tags=ours,
         locations=outcomes,
+        script_locations=scripts,
         fallback_warning=warning,
+        script_warning=script_warning,
         identity_warning=identity_warning,
         step=step,
     )
@@ -263,6 +319,7 @@ def plan(
     preflight: Optional[Preflight] = None,
     pipeline: bool = False,
     step: Optional[str] = None,
+    background: Optional[BackgroundSessions] = None,
 ) -> Decision:
     """:func:`decide` for a job not launched yet: a refusal comes back as a ``refused`` decision."""
     try:
@@ -275,6 +332,7 @@ def plan(
             preflight=preflight,
             pipeline=pipeline,
             step=step,
+            background=background,
         )[1]
         return replace(decision, planned=True)
     except ConsiderationError as err:
@@ -319,3 +377,5 @@ def announce(decision: Decision) -> None:
         warn(decision.identity_warning)
     if decision.fallback_warning:
         warn(decision.fallback_warning)
+    if decision.script_warning:
+        warn(decision.script_warning)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from sagemaker_s3ag.core.client_session import session_of_client
+from sagemaker_s3ag.core.considerations import BackgroundSessions
 from sagemaker_s3ag.core.errors import warn
 
 logger = logging.getLogger(__name__)
@@ -49,11 +50,13 @@ class IdentityPropagation:
         source: where the answer came from, for a person (``"setting"``, ``"environment
             TRUSTED_IDENTITY_PROPOGATION_ENABLED"``, ``"domain d-abc (DescribeDomain)"``, ...).
         known: ``False`` when the Studio domain could not be asked; ``source`` says why.
+        application_arn: the domain's IAM Identity Center application, when ``DescribeDomain`` said it.
     """
 
     enabled: bool
     source: str
     known: bool = True
+    application_arn: Optional[str] = None
 
     @property
     def label(self) -> str:
@@ -104,8 +107,10 @@ _domains = _DomainCache()
 
 
 def clear_cache() -> None:
-    """Forget cached ``DescribeDomain`` answers (e.g. after enabling TIP on the domain)."""
+    """Forget cached ``DescribeDomain`` and background-session answers (e.g. after enabling TIP on the domain)."""
     _domains.clear()
+    with _sessions_lock:
+        _sessions.clear()
 
 
 def _from_environment() -> Optional[IdentityPropagation]:
@@ -159,7 +164,12 @@ def _from_domain(domain: str, sagemaker_client: Any, timeout: float) -> Identity
     status = ((response.get("DomainSettings") or {}).get("TrustedIdentityPropagationSettings") or {}).get("Status")
     if status not in ("ENABLED", "DISABLED", None):
         return unknown(domain, f"DescribeDomain gave TrustedIdentityPropagationSettings.Status {status!r}")
-    answer = IdentityPropagation(status == "ENABLED", f"domain {domain} (DescribeDomain)")
+    application = response.get("SingleSignOnApplicationArn")
+    answer = IdentityPropagation(
+        status == "ENABLED",
+        f"domain {domain} (DescribeDomain)",
+        application_arn=application if isinstance(application, str) else None,
+    )
     _domains.put(key, answer)
     return answer
 
@@ -197,3 +207,65 @@ def detect_identity_propagation(
     if sagemaker_client is None:
         return unknown(domain, "no SageMaker session to ask DescribeDomain with")
     return _from_domain(domain, sagemaker_client, timeout)
+
+
+# --------------------------------------------------------------------------- user background sessions
+
+_sessions: dict[tuple[str, str], tuple[float, BackgroundSessions]] = {}
+_sessions_lock = threading.Lock()
+
+
+def background_sessions(
+    identity: IdentityPropagation, sagemaker_client: Any, *, timeout: float = 5.0
+) -> Optional[BackgroundSessions]:
+    """Whether user background sessions are enabled for the Studio domain's IAM Identity Center application.
+
+    Asks ``GetApplicationSessionConfiguration`` with ``sagemaker_client``'s credentials (through an
+    ``sso-admin`` client of its session). An answer is cached for 15 minutes; a failure says
+    "could not check" and is asked again next time. ``None`` outside a Studio space: a job launched
+    from elsewhere runs on no user session.
+    """
+    application = identity.application_arn
+    if application is None:
+        domain = _studio_domain()
+        if domain is None:
+            return None
+        if not identity.known:  # DescribeDomain just failed: not asked again for the same answer
+            return BackgroundSessions("unknown", f"could not check: {identity.source}")
+        if sagemaker_client is None:
+            return BackgroundSessions("unknown", "no SageMaker session to ask DescribeDomain with")
+        found = _from_domain(domain, sagemaker_client, timeout)
+        application = found.application_arn
+        if application is None:
+            why = "the domain names no IAM Identity Center application (domains created before October 2023 do not)"
+            return BackgroundSessions("unknown", found.source if not found.known else why)
+    region = getattr(getattr(sagemaker_client, "meta", None), "region_name", None) or "?"
+    key = (region, application)
+    with _sessions_lock:
+        hit = _sessions.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=min(timeout, 3.0), read_timeout=timeout)
+    try:
+        client = session_of_client(sagemaker_client).client("sso-admin", config=config)
+        response = client.get_application_session_configuration(ApplicationArn=application)
+    except AttributeError:
+        return BackgroundSessions(
+            "unknown", "this botocore cannot ask GetApplicationSessionConfiguration (needs 1.40.7 or later)"
+        )
+    except (ClientError, BotoCoreError) as err:
+        code = str(err.response.get("Error", {}).get("Code", "")) if isinstance(err, ClientError) else type(err).__name__
+        why = "not allowed to call sso:GetApplicationSessionConfiguration" if "AccessDenied" in code else f"failed ({code})"
+        return BackgroundSessions("unknown", f"could not check: {why}")
+    status = response.get("UserBackgroundSessionApplicationStatus")
+    if status not in ("ENABLED", "DISABLED"):
+        return BackgroundSessions("unknown", f"GetApplicationSessionConfiguration gave {status!r}")
+    answer = BackgroundSessions("enabled" if status == "ENABLED" else "disabled", f"application {application.rsplit('/', 1)[-1]}")
+    with _sessions_lock:
+        if len(_sessions) >= MAX_DOMAINS:
+            _sessions.clear()
+        _sessions[key] = (time.monotonic() + DOMAIN_CACHE_SECONDS, answer)
+    return answer

@@ -136,6 +136,7 @@ class Question:
     target: Optional[str]  # what GetDataAccess is asked, or None (nothing to ask)
     head: Optional[str] = None  # a pipeline value's literal start, asked about in its place
     unknown: str = ""  # why it is unknown, when there is nothing to ask
+    fallback: str = ""  # why it falls back without asking (a directory bucket)
 
     def outcome(self, key: tuple[str, str], found: Resolution) -> LocationOutcome:
         if self.head is not None:  # a grant on the head covers every value; anything less proves nothing
@@ -161,6 +162,14 @@ class Question:
         )
 
 
+DIRECTORY_BUCKET_REASON = "a directory bucket (S3 Express One Zone): S3 Access Grants does not support it"
+
+
+def is_directory_bucket(bucket: str) -> bool:
+    """Whether ``bucket`` is an S3 Express One Zone directory bucket (``base--zone-id--x-s3``)."""
+    return bucket.endswith("--x-s3")
+
+
 def questions(locations: Sequence[S3Location]) -> dict[tuple[str, str], Question]:
     """The job's locations by (URI, permission), in first-seen order, each with its question."""
     groups: dict[tuple[str, str], Question] = {}
@@ -176,9 +185,14 @@ def questions(locations: Sequence[S3Location]) -> dict[tuple[str, str], Question
                 groups[key] = Question(uri, [where], None, unknown="a local path (local mode), not read from S3")
                 continue
             try:
-                groups[key] = Question(uri, [where], target_for(uri, kind))
+                asked = target_for(uri, kind)
             except ValueError as err:  # the s3-uri rule refuses the job; if asked anyway, never skipped
                 groups[key] = Question(uri, [where], None, unknown=f"not an S3 location: {err}")
+                continue
+            if is_directory_bucket(parse_s3_uri(asked)[0]):
+                groups[key] = Question(uri, [where], None, fallback=DIRECTORY_BUCKET_REASON)
+            else:
+                groups[key] = Question(uri, [where], asked)
             continue
         head = literal_head(uri) if is_unresolved(uri) else None
         try:

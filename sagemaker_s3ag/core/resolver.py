@@ -98,7 +98,7 @@ class AccessGrantsResolver:
         pending: dict[tuple[str, str], tuple[str, str]] = {}  # (label, permission) -> (target, permission)
         for key, group in groups.items():
             if group.target is None:
-                answers[key] = Resolution("unknown", group.unknown)
+                answers[key] = Resolution("fallback", group.fallback) if group.fallback else Resolution("unknown", group.unknown)
             elif memo is not None and (group.target, key[1]) in memo:
                 answers[key] = memo[(group.target, key[1])]
             else:

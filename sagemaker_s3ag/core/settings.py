@@ -13,9 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal, Optional
 
+from sagemaker_s3ag.core.considerations import DEFAULT_BACKGROUND_SESSION_SECONDS, check_background_session_duration
+
 OnViolation = Literal["fix", "error"]
 OnFallback = Literal["allow", "warn", "deny"]
 PipeModeReplacement = Literal["File", "FastFile"]
+ScriptLocations = Literal["warn", "deny"]
 
 MAX_PREFLIGHT_SECONDS = 600.0
 NEAR_MISS = 0.8  # difflib's ratio above which a keyword is taken for a misspelt setting
@@ -25,6 +28,7 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "on_violation": ("fix", "error"),
     "on_fallback": ("allow", "warn", "deny"),
     "pipe_mode_replacement": ("File", "FastFile"),
+    "script_locations": ("warn", "deny"),
 }
 
 
@@ -54,6 +58,13 @@ class Settings:
         pipe_mode_replacement: ``"File"`` (default) or ``"FastFile"``: what replaces Pipe mode on a
             training channel. Processing inputs only have ``"File"``.
         preflight_timeout: seconds the whole Access Grants preflight may take.
+        script_locations: ``"warn"`` (default) or ``"deny"``: S3 URIs in hyperparameters and
+            environment variables are read by your code with the IAM role; ``"deny"`` refuses such a
+            job under ``on_fallback="deny"`` (by default it is only warned about, since a string that
+            looks like a URI may never be read).
+        background_session_duration: seconds your IAM Identity Center instance keeps a user
+            background session (AWS has no API for it): 7 days by default, 15 minutes to 90 days. A
+            job that may run longer is warned about.
     """
 
     identity_propagation: Optional[bool] = None
@@ -61,6 +72,8 @@ class Settings:
     on_fallback: OnFallback = "warn"
     pipe_mode_replacement: PipeModeReplacement = "File"
     preflight_timeout: float = 5.0
+    script_locations: ScriptLocations = "warn"
+    background_session_duration: float = DEFAULT_BACKGROUND_SESSION_SECONDS
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():
@@ -69,6 +82,7 @@ class Settings:
                 shown = ", ".join(repr(a) for a in allowed)
                 raise ValueError(f"{name} must be one of {shown}, not {value!r}")
         check_seconds(self.preflight_timeout, "preflight_timeout")
+        check_background_session_duration(self.background_session_duration)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -111,4 +125,6 @@ def strictest(all_settings: Sequence[Settings]) -> Settings:
         on_fallback=max((s.on_fallback for s in all_settings), key=_ORDER["on_fallback"].index),
         pipe_mode_replacement="FastFile" if all(s.pipe_mode_replacement == "FastFile" for s in all_settings) else "File",
         preflight_timeout=max(s.preflight_timeout for s in all_settings),
+        script_locations="deny" if any(s.script_locations == "deny" for s in all_settings) else "warn",
+        background_session_duration=min(s.background_session_duration for s in all_settings),
     )

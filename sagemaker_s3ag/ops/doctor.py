@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
-from sagemaker_s3ag.core.identity import detect_identity_propagation, studio_metadata
+from sagemaker_s3ag.core.identity import IdentityPropagation, background_sessions, detect_identity_propagation, studio_metadata
 from sagemaker_s3ag.core.locations import S3Location
 from sagemaker_s3ag.core.preflight import RESOLVER
 from sagemaker_s3ag.core.request import parse_s3_uri
@@ -51,6 +51,31 @@ class Check:
 
     def __str__(self) -> str:
         return f"{self.status:<15} {self.name}: {self.detail}"
+
+
+def _background_check(tip: IdentityPropagation, sagemaker_client: Any, timeout: float) -> Check:
+    """Whether a TIP job launched from this Studio space runs on a user background session."""
+    name = "user background sessions"
+    if not tip.enabled:
+        return Check(name, "info", "not checked: trusted identity propagation is off")
+    found = background_sessions(tip, sagemaker_client, timeout=timeout)
+    if found is None:
+        return Check(name, "info", "not in a SageMaker Studio space: a job launched from here runs on no user session")
+    if found.status == "enabled":
+        return Check(
+            name,
+            "ok",
+            f"enabled ({found.source}): a TIP job runs for at most the session duration (7 days by default, set in "
+            "IAM Identity Center; no API reads it)",
+        )
+    if found.status == "disabled":
+        return Check(
+            name,
+            "warn",
+            f"disabled ({found.source}): a TIP job fails within 15 minutes of your signing out; enable them in "
+            "IAM Identity Center for jobs that outlive your session",
+        )
+    return Check(name, "could not check", found.source)
 
 
 def _sdk_check() -> Check:
@@ -223,8 +248,10 @@ def doctor(
     for prefix in prefixes:
         parse_s3_uri(prefix)  # a malformed prefix is the caller's mistake: ValueError
     checks: list[Check] = []
-    tip = detect_identity_propagation(None, boto_session.client("sagemaker"))
+    sagemaker_client = boto_session.client("sagemaker")
+    tip = detect_identity_propagation(None, sagemaker_client)
     checks.append(Check("trusted identity propagation", "info", f"{tip.label} ({tip.source})"))
+    checks.append(_background_check(tip, sagemaker_client, timeout))
     plugin = os.environ.get(PLUGIN_ENV, "")
     checks.append(
         Check(

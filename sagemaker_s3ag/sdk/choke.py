@@ -85,6 +85,7 @@ def settle(launch: Launch, request: Request, job_type: JobType, client: Any = No
             preflight=preflight,
             pipeline=launch.pipeline,
             step=step,
+            background=launch.background(client) if job_type != "tuning" else None,
         )
     except ConsiderationError as err:
         launch.record(refused_decision(request, job_type, identity, err, step=step))

@@ -47,24 +47,10 @@ class GrantAwareMixin:
         latest_decision: the :class:`~sagemaker_s3ag.Decision` for the last job it launched, or ``None``.
     """
 
-    def __init__(
-        self,
-        *args: Any,
-        identity_propagation: Optional[bool] = None,
-        on_violation: str = "fix",
-        on_fallback: str = "warn",
-        pipe_mode_replacement: str = "File",
-        preflight_timeout: float = 5.0,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The stock constructor's arguments, plus the keyword-only settings of :class:`Settings`."""
         Settings.check_near_misses(kwargs)  # SDK v2 estimators would drop a misspelt setting silently
-        settings = Settings(
-            identity_propagation=identity_propagation,
-            on_violation=on_violation,  # type: ignore[arg-type]
-            on_fallback=on_fallback,  # type: ignore[arg-type]
-            pipe_mode_replacement=pipe_mode_replacement,  # type: ignore[arg-type]
-            preflight_timeout=preflight_timeout,
-        )
+        settings = Settings(**{name: kwargs.pop(name) for name in Settings.names() if name in kwargs})
         adapter().install()  # the choke points and the tuner's check, before this object meets either
         super().__init__(*args, **kwargs)
         self.s3ag_settings = settings
@@ -102,6 +88,7 @@ def early_check(launch: Launch, job_type: JobType, preview: Mapping[str, Any]) -
             sdk_defaults=launch.sdk_defaults,
             preflight=launch.preflight(),
             pipeline=launch.pipeline,
+            background=launch.background() if job_type != "tuning" else None,
         )
     except ConsiderationError as err:
         launch.record(refused_decision(preview, job_type, identity, err))  # not the previous job's
@@ -194,6 +181,7 @@ def plan_preview(obj: Any, job_type: JobType, settings: Settings, preview: Reque
         sdk_defaults=planned.sdk_defaults,
         preflight=planned.preflight(),
         pipeline=planned.pipeline,
+        background=planned.background() if job_type != "tuning" else None,
     )
 
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from sagemaker_s3ag.core.client_session import session_of_client
+from sagemaker_s3ag.core.considerations import BackgroundSessions
 from sagemaker_s3ag.core.decision import Decision
-from sagemaker_s3ag.core.identity import IdentityPropagation, detect_identity_propagation
+from sagemaker_s3ag.core.identity import IdentityPropagation, background_sessions, detect_identity_propagation
 from sagemaker_s3ag.core.preflight import Preflight
 from sagemaker_s3ag.core.settings import Settings
 
@@ -51,6 +52,7 @@ class Launch:
     sent: Optional[dict[str, Any]] = field(default=None, repr=False)
     _identity: Optional[IdentityPropagation] = field(default=None, repr=False)
     _preflight: Optional[Preflight] = field(default=None, repr=False)
+    _background: Optional[BackgroundSessions] = field(default=None, repr=False)
 
     def identity(self, sending_client: Any = None) -> IdentityPropagation:
         """Whether TIP is on for this job, decided once (``DescribeDomain`` through the owner's session).
@@ -59,16 +61,32 @@ class Launch:
         with its credentials, when it is another service's: AWS Batch).
         """
         if self._identity is None:
-            client = self.sagemaker_client or sending_client
-            service = getattr(getattr(getattr(client, "meta", None), "service_model", None), "service_name", None)
-            if service is None:
-                client = None  # not a botocore client (local mode's LocalSagemakerClient): nothing to ask with
-            elif service != "sagemaker":
-                client = session_of_client(client).client("sagemaker")  # AWS Batch: a SageMaker client with its credentials
             self._identity = detect_identity_propagation(
-                self.settings.identity_propagation, client, timeout=self.settings.preflight_timeout
+                self.settings.identity_propagation, self._asking_client(sending_client), timeout=self.settings.preflight_timeout
             )
         return self._identity
+
+    def background(self, sending_client: Any = None) -> Optional[BackgroundSessions]:
+        """Whether the user's background sessions are enabled, asked once; ``None`` when it does not matter
+        (TIP off, or a pipeline step: a pipeline execution carries no user session)."""
+        identity = self.identity(sending_client)
+        if not identity.enabled or self.pipeline:
+            return None
+        if self._background is None:
+            self._background = background_sessions(
+                identity, self._asking_client(sending_client), timeout=self.settings.preflight_timeout
+            )
+        return self._background
+
+    def _asking_client(self, sending_client: Any) -> Any:
+        """The SageMaker client that asks about the domain: the launch's own, else one with the sending
+        client's credentials (another service's client: AWS Batch); ``None`` when there is none to ask
+        with (local mode's LocalSagemakerClient is not a botocore client)."""
+        client = self.sagemaker_client or sending_client
+        service = getattr(getattr(getattr(client, "meta", None), "service_model", None), "service_name", None)
+        if service is None:
+            return None
+        return client if service == "sagemaker" else session_of_client(client).client("sagemaker")
 
     def preflight(self, sending_client: Any = None) -> Optional[Preflight]:
         """This job's preflight: one budget and one set of answers for whatever asks.

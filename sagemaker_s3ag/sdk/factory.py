@@ -70,8 +70,9 @@ def grant_aware(cls: T) -> T:
 
     SDK v2: any estimator (``EstimatorBase``) or processor (``Processor``) class; SDK v3: any
     ``ModelTrainer`` or ``sagemaker.core.processing.Processor`` class. The subclass has the same
-    constructor plus the keyword-only settings ``identity_propagation``, ``on_violation``,
-    ``on_fallback``, ``pipe_mode_replacement`` and ``preflight_timeout``. The same class always gives
+    constructor plus the keyword-only settings of :class:`~sagemaker_s3ag.core.settings.Settings`
+    (``identity_propagation``, ``on_violation``, ``on_fallback``, ``pipe_mode_replacement``,
+    ``preflight_timeout``, ``script_locations``, ``background_session_duration``). The same class always gives
     the same subclass; a grant-aware class is returned as it is.
 
     Raises:

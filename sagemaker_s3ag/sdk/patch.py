@@ -96,7 +96,8 @@ def patch(**settings: Any) -> None:
     """Make every stock training and processing class of the installed SDK grant-aware, with these settings.
 
     Takes the same keywords as the grant-aware classes (``identity_propagation``, ``on_violation``,
-    ``on_fallback``, ``pipe_mode_replacement``, ``preflight_timeout``). Calling it again changes the
+    ``on_fallback``, ``pipe_mode_replacement``, ``preflight_timeout``, ``script_locations``,
+    ``background_session_duration``). Calling it again changes the
     settings; one ``unpatch()`` undoes it all.
 
     Raises:

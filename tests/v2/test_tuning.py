@@ -118,17 +118,18 @@ def test_tuner_fit_fixes_the_definition_and_tags_the_tuning_job(flavour, session
     assert definition["AlgorithmSpecification"] == ALGORITHM_FILE
     assert definition["InputDataConfig"] == [channel("train", TRAIN)]
     assert definition["OutputDataConfig"] == {"S3OutputPath": OUT}
-    assert request["Tags"] == expected_record("access-grants", "pipe-mode")
+    assert request["Tags"] == expected_record("unknown", "pipe-mode")
     assert [op for op, _ in calls if op == "CreateTrainingJob"] == []
     assert tuning_jobs(session) == [request["HyperParameterTuningJobName"]]
 
     decision = tuner.latest_decision
     assert decision.job_type == "tuning"
     assert decision.job_name == request["HyperParameterTuningJobName"]
-    assert decision.credentials == "access-grants"
+    assert decision.credentials == "unknown"  # tuning is not on AWS's list of TIP-compatible features
     assert decision.adjustments == ("pipe-mode",)
     assert [(f.rule, f.action, f.where) for f in decision.findings] == [
-        ("pipe-mode", "replaced", "TrainingJobDefinition.AlgorithmSpecification.TrainingInputMode")
+        ("pipe-mode", "replaced", "TrainingJobDefinition.AlgorithmSpecification.TrainingInputMode"),
+        ("tuning", "noted", "(tuning job)"),
     ]
     assert [(o.uri, o.permission, o.outcome) for o in decision.locations] == [
         (TRAIN, "READ", "granted"),
@@ -136,7 +137,9 @@ def test_tuner_fit_fixes_the_definition_and_tags_the_tuning_job(flavour, session
     ]
     assert ours(grant_warnings) == [
         "[s3ag:pipe-mode] TrainingJobDefinition.AlgorithmSpecification.TrainingInputMode: Pipe mode cannot use "
-        "S3 Access Grants; the job's input mode is now File"
+        "S3 Access Grants; the job's input mode is now File",
+        "[s3ag:tuning] (tuning job): hyperparameter tuning is not on AWS's list of TIP-compatible features: whether "
+        "its training jobs read S3 with your grants is not documented, so the job is recorded s3ag:credentials=unknown",
     ]
 
 
@@ -150,9 +153,10 @@ def test_channel_level_pipe_is_fixed_inside_the_definition(flavour, session, cal
     assert definition["AlgorithmSpecification"] == ALGORITHM_FILE
     assert definition["InputDataConfig"] == [channel("train", TRAIN, InputMode="File"), channel("val", VAL)]
     assert [(f.rule, f.where) for f in tuner.latest_decision.findings] == [
-        ("pipe-mode", "TrainingJobDefinition.InputDataConfig[train].InputMode")
+        ("pipe-mode", "TrainingJobDefinition.InputDataConfig[train].InputMode"),
+        ("tuning", "(tuning job)"),
     ]
-    assert request["Tags"] == expected_record("access-grants", "pipe-mode")
+    assert request["Tags"] == expected_record("unknown", "pipe-mode")
 
 
 def test_pipe_mode_replacement_fastfile_applies_to_the_definition(ga, session, calls, grant_warnings):
@@ -212,7 +216,7 @@ def test_after_unpatch_the_tuner_is_stock_again(session, calls, grant_warnings):
 
     patched, stock = tuning_requests(calls)
     assert patched["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingInputMode"] == "File"
-    assert patched["Tags"] == expected_record("access-grants", "pipe-mode")
+    assert patched["Tags"] == expected_record("unknown", "pipe-mode")
     assert stock["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingInputMode"] == "Pipe"
     assert "Tags" not in stock
 
@@ -277,10 +281,11 @@ def test_on_fallback_warn_records_the_fallback_on_the_tuning_job(session, access
     tuner = tuner_for(est)
     tuner.fit({"train": TRAIN}, wait=False)
     (request,) = tuning_requests(calls)
-    assert request["Tags"] == expected_record("mixed", "none", fallback="fallback 1/2: no matching grant")
-    assert tuner.latest_decision.credentials == "mixed"
-    (warning,) = ours(grant_warnings)
-    assert warning.startswith("[s3ag:fallback] tuning job ")
+    assert request["Tags"] == expected_record("unknown", "none", fallback="fallback 1/2: no matching grant")
+    assert tuner.latest_decision.credentials == "unknown"  # mixed if TIP reaches the tuning job's training jobs
+    tuning, fallback = ours(grant_warnings)
+    assert tuning.startswith("[s3ag:tuning] (tuning job): ")
+    assert fallback.startswith("[s3ag:fallback] tuning job ")
 
 
 def test_tuning_refusal_comes_before_the_framework_code_upload(session, tmp_path, calls, grant_warnings):
@@ -328,8 +333,9 @@ def test_multi_algorithm_tuner_fixes_every_definition(flavour, session, calls, g
     assert definitions["first"]["InputDataConfig"] == [channel("train", TRAIN)]
     assert definitions["second"]["AlgorithmSpecification"] == ALGORITHM_FILE
     assert definitions["second"]["InputDataConfig"] == [channel("train", TRAIN, InputMode="File"), channel("val", VAL)]
-    assert request["Tags"] == expected_record("access-grants", "pipe-mode")
+    assert request["Tags"] == expected_record("unknown", "pipe-mode")
     assert sorted(f.where for f in tuner.latest_decision.findings) == [
+        "(tuning job)",
         "TrainingJobDefinitions[first].AlgorithmSpecification.TrainingInputMode",
         "TrainingJobDefinitions[second].InputDataConfig[train].InputMode",
     ]
@@ -374,14 +380,14 @@ def test_user_tag_lists_are_not_mutated_and_a_second_fit_has_one_record(flavour,
 
     first, second = tuning_requests(calls)
     user = [{"Key": "project", "Value": "p1"}, {"Key": "team", "Value": "ml"}]
-    expected = user + expected_record("access-grants", "pipe-mode")
+    expected = user + expected_record("unknown", "pipe-mode")
     assert first["Tags"] == expected
     assert second["Tags"] == expected
     assert est_tags == [{"Key": "team", "Value": "ml"}]
     # The SDK itself copies the estimator's tags into the tuner's list (_prepare_tags_for_tuning);
     # the s3ag: record must never get into either list.
     assert [t["Key"] for t in tuner_tags if t["Key"].startswith("s3ag:")] == []
-    assert [f.rule for f in tuner.latest_decision.findings] == ["pipe-mode"]  # no "tags" finding
+    assert [f.rule for f in tuner.latest_decision.findings] == ["pipe-mode", "tuning"]  # no "tags" finding
 
 
 def test_tuner_fit_gives_the_estimator_its_tag_list_back(session, grant_warnings):

@@ -48,11 +48,12 @@ def test_pipe_mode_of_a_grant_aware_trainer_is_fixed_in_the_tuning_job(session, 
     (request,) = tuning_requests(calls)
     assert request["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingInputMode"] == "File"
     assert s3ag_tags(request)["s3ag:adjustments"] == "pipe-mode"
-    assert s3ag_tags(request)["s3ag:credentials"] == "access-grants"
+    assert s3ag_tags(request)["s3ag:credentials"] == "unknown"  # tuning: not on AWS's TIP-compatible list
     messages = ours(grant_warnings)
-    assert len(messages) == 1 and messages[0].startswith("[s3ag:pipe-mode] TrainingJobDefinition.")
+    assert len(messages) == 2 and messages[0].startswith("[s3ag:pipe-mode] TrainingJobDefinition.")
+    assert messages[1].startswith("[s3ag:tuning] (tuning job): hyperparameter tuning is not on AWS's list")
     decision = tuner.latest_decision
-    assert decision.job_type == "tuning" and decision.credentials == "access-grants"
+    assert decision.job_type == "tuning" and decision.credentials == "unknown"
     assert [(o.uri, o.permission) for o in decision.locations][0] == (TRAIN, "READ")
 
 

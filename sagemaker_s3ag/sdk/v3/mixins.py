@@ -219,7 +219,9 @@ class GrantAwareModelTrainer(GrantAwareTrainingMixin, ModelTrainer):
     * ``on_violation``: ``"fix"`` (default) or ``"error"``;
     * ``on_fallback``: ``"allow"``, ``"warn"`` (default) or ``"deny"``;
     * ``pipe_mode_replacement``: ``"File"`` (default) or ``"FastFile"``;
-    * ``preflight_timeout``: seconds for the Access Grants preflight (default 5).
+    * ``preflight_timeout``: seconds for the Access Grants preflight (default 5);
+    * ``script_locations``: ``"warn"`` (default) or ``"deny"`` for S3 URIs your code reads with the role;
+    * ``background_session_duration``: seconds your user background sessions last (default 7 days).
 
     Example::
 
