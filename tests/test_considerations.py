@@ -9,6 +9,7 @@ client on moto under ``patch()``.
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import pytest
@@ -192,7 +193,7 @@ def test_the_sdks_source_code_location_is_listed_but_never_warned_about(boto_ses
     assert (uri, reason) == (f"s3://{BUCKET}/job/source/sourcedir.tar.gz", CODE_REASON)
     assert decision.script_warning is None
     assert "s3ag:fallback" not in tag_map(decision.tags)
-    assert "role (read by the training toolkit)" in str(decision)
+    assert "role (the SageMaker training toolkit)" in str(decision)
 
 
 @pytest.mark.parametrize(
@@ -305,9 +306,12 @@ def test_background_sessions_are_read_through_the_users_session(monkeypatch, tmp
     client = boto_session.client("sagemaker")
     assert background_sessions(TIP, client) == expected
     assert background_sessions(TIP, client) == expected
-    answered = 1 if expected.status != "unknown" else 2  # answers cached, failures asked again
-    assert center.asked.count("GetApplicationSessionConfiguration") == answered
+    assert center.asked.count("GetApplicationSessionConfiguration") == 1
     assert center.asked.count("DescribeDomain") == 1
+    later = time.monotonic() + 61  # an answer is kept 15 minutes, "could not check" a minute
+    monkeypatch.setattr("sagemaker_s3ag.core.identity.time.monotonic", lambda: later)
+    assert background_sessions(TIP, client) == expected
+    assert center.asked.count("GetApplicationSessionConfiguration") == (1 if expected.status != "unknown" else 2)
 
 
 def test_background_sessions_outside_studio_and_without_an_application(monkeypatch, tmp_path, boto_session):
@@ -405,3 +409,16 @@ def test_tuning_is_recorded_unknown_unless_every_location_uses_the_role(boto_ses
 def test_tuning_under_deny_is_refused(boto_session, table):
     with pytest.raises(GrantFallbackError, match=r"^\[s3ag:tuning\] tuning job tune: hyperparameter tuning is not"):
         decided(boto_session, tuning_request(), "tuning", settings=Settings(on_fallback="deny"))
+
+
+def test_one_long_value_cannot_pass_the_cap_and_sdk_keys_are_the_toolkits():
+    many = ", ".join(f"s3://ref/{i}/" for i in range(300))
+    found = script_locations(request(HyperParameters={"all": many}), "training")
+    assert len(found) == MAX_SCRIPT_LOCATIONS
+    sdk = request(
+        HyperParameters={"sagemaker_s3_output": '"s3://out-bucket/rl/"', "sagemaker_submit_directory": '"s3://c0de/x.tgz"'}
+    )
+    assert {(loc.where, loc.kind) for loc in script_locations(sdk, "training")} == {
+        ("HyperParameters[sagemaker_s3_output]", "code"),
+        ("HyperParameters[sagemaker_submit_directory]", "code"),
+    }

@@ -103,8 +103,9 @@ def script_locations(request: Mapping[str, Any], job_type: JobType) -> list[S3Lo
     """The S3 locations named in the job's hyperparameters and environment variables (at most 50).
 
     Each is ``S3Location(where, "READ", s3_uri, kind)``: kind ``"script"`` for a value you set, and
-    ``"code"`` for the source code location the SDK sets (``sagemaker_submit_directory``, which the
-    training toolkit downloads with the role: listed, never warned about or refused). https S3 URLs
+    ``"code"`` for a location the SDK sets for its training toolkit (``sagemaker_submit_directory``,
+    the source code it downloads; ``sagemaker_s3_output``), used with the role: listed, never warned
+    about or refused. https S3 URLs
     are given as the s3:// URI they name. Pipeline values and non-strings are passed over.
     """
     maps: list[tuple[str, Any]] = []
@@ -119,9 +120,11 @@ def script_locations(request: Mapping[str, Any], job_type: JobType) -> list[S3Lo
     found: dict[str, S3Location] = {}
     for place, values in maps:
         for key, value in as_mapping(values).items():
-            if not isinstance(value, str) or len(found) >= MAX_SCRIPT_LOCATIONS:
+            if not isinstance(value, str):
                 continue
             for match in _URI.findall(value[:4096]):
+                if len(found) >= MAX_SCRIPT_LOCATIONS:
+                    return list(found.values())
                 try:
                     uri = s3_uri_of(match.rstrip(".:"))
                 except ValueError:
@@ -132,14 +135,15 @@ def script_locations(request: Mapping[str, Any], job_type: JobType) -> list[S3Lo
 
 
 SCRIPT_REASON = "read by your code with the IAM role: standard S3 calls do not use S3 Access Grants"
-CODE_REASON = "your source code, downloaded by the SageMaker training toolkit with the IAM role"
-# Hyperparameters the SDK itself sets, read by the training toolkit in the container, not by your code.
-_TOOLKIT_KEYS = frozenset({"sagemaker_submit_directory"})
+CODE_REASON = "set by the SageMaker SDK for its training toolkit, which uses it with the IAM role"
+# Hyperparameters the SDK itself sets, used by the training toolkit in the container, not by your
+# code: the source code it downloads (every framework estimator), the output RL jobs write (RLEstimator).
+_TOOLKIT_KEYS = frozenset({"sagemaker_submit_directory", "sagemaker_s3_output"})
 
 
 def reader(outcome_reason: str) -> str:
-    """Who reads a location of :func:`script_locations`, from its reason: for the plan's first column."""
-    return "role (read by the training toolkit)" if outcome_reason == CODE_REASON else "role (read by your code)"
+    """Who uses a location of :func:`script_locations`, from its reason: for the plan's first column."""
+    return "role (the SageMaker training toolkit)" if outcome_reason == CODE_REASON else "role (read by your code)"
 
 
 # --------------------------------------------------------------------------- background sessions

@@ -212,6 +212,8 @@ def detect_identity_propagation(
 # --------------------------------------------------------------------------- user background sessions
 
 _sessions: dict[tuple[str, str], tuple[float, BackgroundSessions]] = {}
+BACKGROUND_TIMEOUT_SECONDS = 2.0  # connect and read, one attempt
+UNCHECKED_SECONDS = 60.0  # "could not check" is not asked again for a minute
 _sessions_lock = threading.Lock()
 
 
@@ -221,9 +223,9 @@ def background_sessions(
     """Whether user background sessions are enabled for the Studio domain's IAM Identity Center application.
 
     Asks ``GetApplicationSessionConfiguration`` with ``sagemaker_client``'s credentials (through an
-    ``sso-admin`` client of its session). An answer is cached for 15 minutes; a failure says
-    "could not check" and is asked again next time. ``None`` outside a Studio space: a job launched
-    from elsewhere runs on no user session.
+    ``sso-admin`` client of its session; one attempt, at most 2 seconds to connect and 2 to read). An
+    answer is cached for 15 minutes; a failure says "could not check" and is asked again a minute
+    later. ``None`` outside a Studio space: a job launched from elsewhere runs on no user session.
     """
     application = identity.application_arn
     if application is None:
@@ -248,24 +250,33 @@ def background_sessions(
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=min(timeout, 3.0), read_timeout=timeout)
+    # One attempt, short timeouts: a note about the job, never worth holding its launch up for long.
+    seconds = min(timeout, BACKGROUND_TIMEOUT_SECONDS)
+    config = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=seconds, read_timeout=seconds)
     try:
         client = session_of_client(sagemaker_client).client("sso-admin", config=config)
         response = client.get_application_session_configuration(ApplicationArn=application)
     except AttributeError:
-        return BackgroundSessions(
+        answer = BackgroundSessions(
             "unknown", "this botocore cannot ask GetApplicationSessionConfiguration (needs 1.40.7 or later)"
         )
+        return _remember_sessions(key, answer, DOMAIN_CACHE_SECONDS)
     except (ClientError, BotoCoreError) as err:
         code = str(err.response.get("Error", {}).get("Code", "")) if isinstance(err, ClientError) else type(err).__name__
         why = "not allowed to call sso:GetApplicationSessionConfiguration" if "AccessDenied" in code else f"failed ({code})"
-        return BackgroundSessions("unknown", f"could not check: {why}")
-    status = response.get("UserBackgroundSessionApplicationStatus")
+        return _remember_sessions(key, BackgroundSessions("unknown", f"could not check: {why}"), UNCHECKED_SECONDS)
+    status = response.get("UserBackgroundSessionApplicationStatus") if isinstance(response, dict) else None
     if status not in ("ENABLED", "DISABLED"):
-        return BackgroundSessions("unknown", f"GetApplicationSessionConfiguration gave {status!r}")
+        answer = BackgroundSessions("unknown", f"GetApplicationSessionConfiguration gave {status!r}")
+        return _remember_sessions(key, answer, UNCHECKED_SECONDS)
     answer = BackgroundSessions("enabled" if status == "ENABLED" else "disabled", f"application {application.rsplit('/', 1)[-1]}")
+    return _remember_sessions(key, answer, DOMAIN_CACHE_SECONDS)
+
+
+def _remember_sessions(key: tuple[str, str], answer: BackgroundSessions, seconds: float) -> BackgroundSessions:
+    """Cache an answer about background sessions: a read one for 15 minutes, a failure for a minute."""
     with _sessions_lock:
         if len(_sessions) >= MAX_DOMAINS:
             _sessions.clear()
-        _sessions[key] = (time.monotonic() + DOMAIN_CACHE_SECONDS, answer)
+        _sessions[key] = (time.monotonic() + seconds, answer)
     return answer

@@ -722,6 +722,8 @@ def test_s3ag_run_patches_an_unchanged_v3_model_trainer_script(v3_script_run):
         "on_fallback": "warn",
         "pipe_mode_replacement": "File",
         "preflight_timeout": 5.0,
+        "script_locations": "warn",
+        "background_session_duration": 604800.0,
     }
     assert reported(out, "SENT") == "File"
     assert reported(out, "STORED") == "File"
