@@ -106,7 +106,14 @@ def earlier_record(tags: Any) -> dict[str, str]:
     if not isinstance(tags, (list, tuple)):
         return {}
     record = record_from_tags(tag for tag in tags if isinstance(tag, Mapping) and "Key" in tag)
-    return record if "s3ag:version" in record or "s3ag:identity-propagation" in record else {}
+    written = record.get("s3ag:identity-propagation") in _IDENTITY_VALUES or bool(
+        _VERSION.fullmatch(record.get("s3ag:version", ""))
+    )
+    return record if written else {}  # a tag of ours holding what we never write is the user's: replaced
+
+
+_IDENTITY_VALUES = ("enabled", "disabled", "unknown")
+_VERSION = re.compile(r"\d+\.\d+[0-9A-Za-z.+_-]*")
 
 
 def check_tags(tags: Any) -> list[Mapping[str, Any]]:
