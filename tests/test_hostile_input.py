@@ -327,7 +327,9 @@ def test_cached_answers_are_evicted_over_ten_simulated_hours():
         resolver.resolve(
             session, [S3Location("a", "READ", f"s3://data/job-{minute}/{i}/") for i in range(2)], timeout=5, audit_context="j"
         )
-    live = 2 * (15 + 1)  # granted answers live about 14 minutes (900 s credentials, less a margin)
+    # granted answers live about 14 minutes (900 s credentials, less a margin), each kept twice: the
+    # call's answer and the caller's copy
+    live = 2 * 2 * (15 + 1)
     assert len(resolver._cache) <= live + 1 + 2 * 1  # plus the bucket's owner, and at most a minute not yet purged
 
 

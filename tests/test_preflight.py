@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws  # imported before any session is made: moto hooks the sessions made after it
 
 from sagemaker_s3ag.core.locations import S3Location, s3_locations, target_for
-from sagemaker_s3ag.core.outcomes import credentials_verdict, fallback_summary
+from sagemaker_s3ag.core.outcomes import Resolution, credentials_verdict, fallback_summary
 from sagemaker_s3ag.core.resolver import (
     DENIED_SECONDS,
     DURATION_SECONDS,
@@ -17,7 +17,9 @@ from sagemaker_s3ag.core.resolver import (
     AccessGrantsResolver,
 )
 from sagemaker_s3ag.testing import AccessGrantsTable, install_access_grants
+from sagemaker_s3ag.testing.access_grants import AccessGrantsError
 
+ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"
 
 
@@ -79,6 +81,7 @@ def test_get_data_access_parameters(boto_session, table):
         "DurationSeconds": str(DURATION_SECONDS),
         "Privilege": "Minimal",
         "AuditContext": "job test-job",
+        "InstanceScope": "ALL",  # the caller's instance and every one shared with its account through AWS RAM
     }
 
 
@@ -166,8 +169,9 @@ def test_missing_iam_permission_is_not_a_missing_grant(boto_session, table):
 def test_missing_instance_lookup_permission(boto_session, table):
     table.denied_operations.add("GetAccessGrantsInstanceForPrefix")
     (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3://data/train/"))
+    # SageMaker asks for the bucket's instance first: without that permission the job falls back,
+    # whatever GetDataAccess (asked at the same time, to save a round trip) answers
     assert (outcome.outcome, outcome.reason) == ("fallback", "caller may not call s3:GetAccessGrantsInstanceForPrefix")
-    assert table.counts["GetDataAccess"] == 0
 
 
 def test_no_access_grants_instance(boto_session, table):
@@ -176,14 +180,58 @@ def test_no_access_grants_instance(boto_session, table):
     assert (outcome.outcome, outcome.reason) == ("fallback", "no Access Grants instance for this bucket")
 
 
-def test_bucket_in_another_account_is_asked_of_its_owner(boto_session, table):
+def test_a_grant_in_an_instance_shared_through_ram_is_found_and_named(boto_session, table):
     table.owners["shared-data"] = OTHER_ACCOUNT
     table.grant("s3://shared-data/*", "READ")
     (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3://shared-data/x/"))
     assert outcome.outcome == "granted"
     assert outcome.instance_arn == f"arn:aws:s3:us-east-1:{OTHER_ACCOUNT}:access-grants/default"
-    params = [c[1] for c in table.calls if c[0] == "GetDataAccess"][0]
-    assert params["AccountId"] == OTHER_ACCOUNT
+    assert outcome.reason == f"grant matched in account {OTHER_ACCOUNT}'s instance, shared through AWS RAM"
+    (params,) = [c[1] for c in table.calls if c[0] == "GetDataAccess"]
+    assert (params["AccountId"], params["InstanceScope"]) == (ACCOUNT, "ALL")  # the caller's own, and every shared one
+
+
+def test_an_instance_not_shared_with_the_caller_finds_no_grant(boto_session, table):
+    table.owners["shared-data"] = OTHER_ACCOUNT
+    table.unshared.add(OTHER_ACCOUNT)
+    table.grant("s3://shared-data/*", "READ")
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3://shared-data/x/"))
+    assert (outcome.outcome, outcome.reason) == ("fallback", "no matching grant")
+
+
+def test_a_caller_without_an_instance_of_its_own_asks_the_buckets_owner(boto_session, table):
+    table.instance_exists = False
+    table.owners["shared-data"] = OTHER_ACCOUNT
+    table.grant("s3://shared-data/*", "READ")
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3://shared-data/x/"))
+    assert outcome.outcome == "granted"
+    assert [c[1]["AccountId"] for c in table.calls if c[0] == "GetDataAccess"] == [ACCOUNT, OTHER_ACCOUNT]
+
+
+def test_an_instance_shared_by_a_resource_policy_is_asked_of_its_owner_as_sagemaker_does(boto_session, table):
+    table.owners["shared-data"] = OTHER_ACCOUNT
+    table.policy_shared.add(OTHER_ACCOUNT)  # not through AWS RAM: InstanceScope=ALL does not find it
+    table.grant("s3://shared-data/*", "READ")
+    resolver = AccessGrantsResolver()
+    (outcome,) = resolve(resolver, boto_session, S3Location("a", "READ", "s3://shared-data/x/"))
+    assert outcome.outcome == "granted" and outcome.instance_arn.split(":")[4] == OTHER_ACCOUNT
+    assert [c[1]["AccountId"] for c in table.calls if c[0] == "GetDataAccess"] == [ACCOUNT, OTHER_ACCOUNT]
+    (again,) = resolve(resolver, boto_session, S3Location("b", "READ", "s3://shared-data/y/"))
+    assert again.outcome == "granted"  # the owner known now: asked of its instance straight away
+    assert [c[1]["AccountId"] for c in table.calls if c[0] == "GetDataAccess"][2:] == [OTHER_ACCOUNT]
+
+
+def test_an_older_botocore_asks_the_owner_first(boto_session, table, monkeypatch):
+    """botocore before 1.44 has no InstanceScope: GetDataAccess goes to the bucket owner's instance."""
+    import sagemaker_s3ag.core.resolver as resolver_module
+
+    monkeypatch.setattr(resolver_module, "_knows_instance_scope", lambda client: False)
+    table.owners["shared-data"] = OTHER_ACCOUNT
+    table.grant("s3://shared-data/*", "READ")
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3://shared-data/x/"))
+    assert outcome.outcome == "granted"
+    (params,) = [c[1] for c in table.calls if c[0] == "GetDataAccess"]
+    assert params["AccountId"] == OTHER_ACCOUNT and "InstanceScope" not in params
 
 
 def test_bucket_without_instance_in_this_region(boto_session, table):
@@ -248,20 +296,26 @@ def test_hundreds_of_channels_under_one_grant_take_one_call(boto_session, table)
     resolver = AccessGrantsResolver()
     outcomes = resolve(resolver, boto_session, *locations)
     assert len(outcomes) == 300 and {(o.outcome, o.grant_target) for o in outcomes} == {("granted", "s3://data/shards/*")}
-    assert table.counts == {"GetCallerIdentity": 1, "GetAccessGrantsInstanceForPrefix": 1, "GetDataAccess": 1}
+    assert table.counts == {
+        "GetCallerIdentity": 1,
+        "GetAccessGrantsInstanceForPrefix": 1,
+        "GetDataAccess": 1,
+        "ListCallerAccessGrants": 1,  # asked at the same time, in case the prefix is refused
+    }
     assert [p["Target"] for op, p in table.calls if op == "GetDataAccess"] == ["s3://data/shards/*"]
     assert resolve(resolver, boto_session, *locations) == outcomes  # every location cached by that one answer
     assert table.counts["GetDataAccess"] == 1
 
 
-def test_hundreds_of_channels_with_mixed_grants_are_asked_one_by_one(boto_session, table):
+def test_hundreds_of_channels_with_mixed_grants_take_one_call_per_covering_grant(boto_session, table):
     table.grant("s3://data/shards/0*", "READ")  # covers 000-099 only
     locations = [S3Location(f"InputDataConfig[c{i}]", "READ", f"s3://data/shards/{i:03d}/") for i in range(300)]
     outcomes = resolve(AccessGrantsResolver(), boto_session, *locations)
     assert [o.outcome for o in outcomes] == ["granted"] * 100 + ["fallback"] * 200
-    # the common prefix first (refused: no single grant covers all 300), then each location
+    # the common prefix first (refused: no single grant covers all 300), then the one listed grant
+    # that covers some; none covers the rest
     targets = [p["Target"] for op, p in table.calls if op == "GetDataAccess"]
-    assert targets[0] == "s3://data/shards/*" and len(targets) == 301 and len(set(targets)) == 301
+    assert targets == ["s3://data/shards/*", "s3://data/shards/0*"]
 
 
 def test_few_locations_are_asked_directly(boto_session, table):
@@ -403,3 +457,220 @@ def test_a_manifest_that_cannot_be_read_leaves_its_data_unknown_with_the_reason(
     outcomes = manifest_outcomes(boto_session, "s3://data/bad.manifest")
     assert [(o.uri, o.outcome) for o in outcomes][-1] == ("s3://data/bad.manifest (what it lists)", "unknown")
     assert reason in outcomes[-1].reason
+
+
+# --------------------------------------------------------------------------- many locations: what one answer teaches
+
+
+def shards(prefix: str, n: int, permission: str = "READ") -> list[S3Location]:
+    return [S3Location(f"InputDataConfig[{prefix}{i}]", permission, f"s3://mix/{prefix}/shard-{i:03d}/") for i in range(n)]
+
+
+def data_access_targets(table) -> list[str]:
+    return [params["Target"] for op, params in table.calls if op == "GetDataAccess"]
+
+
+def test_many_locations_under_one_grant_cost_one_call(boto_session, table):
+    table.grant("s3://mix/*", "READ")
+    outcomes = AccessGrantsResolver().resolve(
+        boto_session, shards("granted", 64), timeout=5.0, audit_context="job", account=ACCOUNT
+    )
+    assert {o.outcome for o in outcomes} == {"granted"}
+    assert data_access_targets(table) == ["s3://mix/granted/shard-0*"]
+    assert table.counts["GetCallerIdentity"] == 0  # the account came with the job (its role's)
+
+
+def test_mixed_grants_are_settled_by_the_callers_listed_grants(boto_session, table):
+    table.grant("s3://mix/granted/*", "READ")
+    locations = shards("granted", 32) + shards("none", 32)
+    outcomes = AccessGrantsResolver().resolve(boto_session, locations, timeout=5.0, audit_context="job", account=ACCOUNT)
+    assert [o.outcome for o in outcomes] == ["granted"] * 32 + ["fallback"] * 32
+    assert {o.reason for o in outcomes[32:]} == {"no matching grant"}
+    assert {o.grant_target for o in outcomes[:32]} == {"s3://mix/granted/*"}
+    # one round: the common prefix (refused) and its two folders (granted/ settles 32); the listing
+    # shows no grant covering none/: no call per location
+    assert sorted(data_access_targets(table)) == ["s3://mix/*", "s3://mix/granted/*", "s3://mix/none/*"]
+    assert table.counts["ListCallerAccessGrants"] == 1
+
+
+def test_a_grant_deeper_than_the_folders_is_asked_once_from_the_listing(boto_session, table):
+    table.grant("s3://mix/granted/shard-00*", "READ")  # covers shard-000 to shard-009
+    locations = shards("granted", 32) + shards("none", 32)
+    outcomes = AccessGrantsResolver().resolve(boto_session, locations, timeout=5.0, audit_context="job", account=ACCOUNT)
+    assert [o.outcome for o in outcomes] == ["granted"] * 10 + ["fallback"] * 54
+    assert sorted(data_access_targets(table)) == [
+        "s3://mix/*",
+        "s3://mix/granted/*",
+        "s3://mix/granted/shard-00*",  # round 2: the one listed grant that covers some
+        "s3://mix/none/*",
+    ]
+
+
+def test_without_a_listing_a_refused_prefix_is_split_a_segment_deeper(boto_session, table):
+    table.denied_operations.add("ListCallerAccessGrants")
+    table.grant("s3://mix/granted/*", "READ")
+    locations = shards("granted", 32) + shards("none", 32)
+    outcomes = AccessGrantsResolver().resolve(boto_session, locations, timeout=5.0, audit_context="job", account=ACCOUNT)
+    assert [o.outcome for o in outcomes] == ["granted"] * 32 + ["fallback"] * 32
+    asked = data_access_targets(table)
+    assert sorted(asked[:3]) == ["s3://mix/*", "s3://mix/granted/*", "s3://mix/none/*"]  # one round
+    assert sorted(asked[3:]) == [loc.uri + "*" for loc in shards("none", 32)]  # a refusal above proves nothing below
+
+
+def test_many_folders_are_not_asked_ahead(boto_session, table):
+    """Past four folders below the common prefix, asking each ahead would cost more than it saves."""
+    table.denied_operations.add("ListCallerAccessGrants")
+    table.grant("s3://mix/a/*", "READ")
+    locations = [S3Location(f"c{i}", "READ", f"s3://mix/{folder}/{i}/") for folder in "abcde" for i in range(4)]
+    outcomes = AccessGrantsResolver().resolve(boto_session, locations, timeout=5.0, audit_context="job", account=ACCOUNT)
+    assert [o.outcome for o in outcomes] == ["granted"] * 4 + ["fallback"] * 16
+    asked = data_access_targets(table)
+    assert asked[0] == "s3://mix/*" and sorted(asked[1:6]) == [f"s3://mix/{f}/*" for f in "abcde"]
+    assert len(asked) == 1 + 5 + 16  # the common prefix; then the five folders; then what they did not settle
+
+
+def test_getdataaccess_stays_the_authority_for_a_listed_grant(boto_session, table):
+    """A listed grant that GetDataAccess does not honour (another application's, say) proves nothing."""
+    table.grant("s3://mix/granted/*", "READ")
+
+    def add_a_grant(parsed, **_):
+        parsed.setdefault("CallerAccessGrantsList", []).append({"GrantScope": "s3://mix/none/*", "Permission": "READ"})
+
+    boto_session.events.register("after-call.s3-control.ListCallerAccessGrants", add_a_grant)
+    locations = shards("granted", 16) + shards("none", 16)
+    outcomes = AccessGrantsResolver().resolve(boto_session, locations, timeout=5.0, audit_context="job", account=ACCOUNT)
+    assert [o.outcome for o in outcomes] == ["granted"] * 16 + ["fallback"] * 16
+    assert "s3://mix/none/*" in data_access_targets(table)
+    assert len(data_access_targets(table)) == 3 + 16  # none/ refused: each location is asked on its own
+
+
+def test_a_listing_that_would_not_end_is_not_used(boto_session, table):
+    table.grant("s3://mix/granted/*", "READ")
+    for i in range(3001):
+        table.grant(f"s3://elsewhere/{i}/*", "READ")
+    locations = shards("granted", 8) + shards("none", 8)
+    outcomes = AccessGrantsResolver().resolve(boto_session, locations, timeout=5.0, audit_context="job", account=ACCOUNT)
+    assert [o.outcome for o in outcomes] == ["granted"] * 8 + ["fallback"] * 8
+    assert table.counts["ListCallerAccessGrants"] == 3  # three pages at most, then split and asked
+    assert table.counts["GetDataAccess"] == 3 + 8
+
+
+@pytest.mark.parametrize(
+    "roles, account",
+    [
+        ({"RoleArn": f"arn:aws:iam::{ACCOUNT}:role/x"}, ACCOUNT),
+        ({"RoleArn": f"arn:aws-us-gov:iam::{OTHER_ACCOUNT}:role/path/x"}, OTHER_ACCOUNT),
+        ({"RoleArn": "arn:aws:iam::12345:role/x"}, None),
+        ({"RoleArn": {"Get": "Parameters.Role"}}, None),
+        ({}, None),
+    ],
+)
+def test_the_callers_account_comes_from_the_jobs_role(roles, account):
+    from sagemaker_s3ag.core.request import role_account
+
+    assert role_account(roles, "training") == account
+    tuning = {"TrainingJobDefinitions": [roles, {"RoleArn": f"arn:aws:iam::{ACCOUNT}:role/y"}]}
+    assert role_account(tuning, "tuning") == (ACCOUNT if account == ACCOUNT else None)
+
+
+def test_a_job_asked_before_is_answered_whole_until_its_first_answer_expires(boto_session, table):
+    clock = Clock()
+    resolver = AccessGrantsResolver(clock=clock)
+    locations = [S3Location("a", "READ", "s3://data/train/"), S3Location("b", "READ", "s3://data/val/")]
+    first = resolve(resolver, boto_session, *locations)
+    calls = len(table.calls)
+    assert resolve(resolver, boto_session, *locations) == first
+    assert len(table.calls) == calls  # no call: the job's answers all last
+    memo = {("s3://data/train/*", "READ"): Resolution("unknown", "throttled")}  # this job heard otherwise before
+    again = resolver.resolve(boto_session, locations, timeout=5.0, audit_context="job", memo=memo)
+    assert again[0].outcome == "unknown"  # an answer given to a job stands for that job
+    clock.now += DENIED_SECONDS + 1  # the refusal of val/ expires: the whole job is asked again, val/ only
+    resolve(resolver, boto_session, *locations)
+    assert [c[1]["Target"] for c in table.calls[calls:] if c[0] == "GetDataAccess"] == ["s3://data/val/*"]
+    resolver.clear()
+    resolve(resolver, boto_session, *locations)
+    assert table.counts["GetDataAccess"] == 5  # 2 + val/ + both again after clear()
+
+
+# --------------------------------------------------------------------------- the instance look-up has the last word
+
+THIRD_ACCOUNT = "333333333333"
+
+
+@pytest.mark.parametrize("fault", ["error", "throttle"])
+def test_a_failed_instance_look_up_is_never_called_granted_nor_kept(boto_session, table, fault):
+    code, status = ("InternalError", 500) if fault == "error" else ("SlowDown", 503)
+    failing = {"on": True}
+    real = table.instance_for_prefix
+
+    def look_up(account_id, prefix):
+        if failing["on"]:
+            table._record("GetAccessGrantsInstanceForPrefix", {"AccountId": account_id, "S3Prefix": prefix})
+            raise AccessGrantsError(code, code, status)
+        return real(account_id, prefix)
+
+    table.instance_for_prefix = look_up
+    resolver = AccessGrantsResolver()
+    (outcome,) = resolve(resolver, boto_session, S3Location("a", "READ", "s3://data/train/"))
+    assert outcome.outcome == "unknown"  # GetDataAccess granted it, but SageMaker asks the instance first
+    failing["on"] = False
+    (outcome,) = resolve(resolver, boto_session, S3Location("a", "READ", "s3://data/train/"))
+    assert outcome.outcome == "granted"  # nothing was kept from the failed look-up
+
+
+def test_an_instance_look_up_that_does_not_answer_in_time_is_unknown(boto_session, table):
+    table.hang("GetAccessGrantsInstanceForPrefix")
+    try:
+        (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3://data/train/"), timeout=0.5)
+    finally:
+        table.release()
+    assert (outcome.outcome, outcome.reason) == ("unknown", "no answer within the 0.5 s preflight budget")
+
+
+@pytest.mark.parametrize("owner_grants", [True, False])
+def test_a_grant_matched_in_another_instance_than_the_buckets_is_asked_of_the_buckets(boto_session, owner_grants):
+    class Elsewhere(AccessGrantsTable):
+        """InstanceScope=ALL matches in a third account's instance; the bucket's own is account OTHER's."""
+
+        def get_data_access(self, account_id, target, permission, **extra):
+            if extra.get("InstanceScope") == "ALL":
+                self._record("GetDataAccess", {"AccountId": account_id, "Target": target, **extra})
+                answer = AccessGrantsTable().grant("s3://shared-data/*").get_data_access(ACCOUNT, target, permission)
+                answer["MatchedInstanceArn"] = f"arn:aws:s3:us-east-1:{THIRD_ACCOUNT}:access-grants/default"
+                return answer
+            return super().get_data_access(account_id, target, permission, **extra)
+
+    table = Elsewhere()
+    table.owners["shared-data"] = OTHER_ACCOUNT
+    if owner_grants:
+        table.grant("s3://shared-data/*", "READ")
+    install_access_grants(boto_session, table)
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3://shared-data/x/"))
+    asked = [(c[1]["AccountId"], c[1].get("InstanceScope")) for c in table.calls if c[0] == "GetDataAccess"]
+    assert asked == [(ACCOUNT, "ALL"), (OTHER_ACCOUNT, "SELF")]
+    if owner_grants:
+        assert (outcome.outcome, _account(outcome.instance_arn)) == ("granted", OTHER_ACCOUNT)
+    else:
+        assert (outcome.outcome, outcome.reason) == ("fallback", "no matching grant")
+
+
+def _account(arn: str) -> str:
+    return arn.split(":")[4]
+
+
+def test_a_refused_listing_is_not_asked_again_for_a_while(boto_session, table):
+    table.denied_operations.add("ListCallerAccessGrants")
+    table.grant("s3://mix/granted/*", "READ")
+    resolver = AccessGrantsResolver()
+    resolver.resolve(boto_session, shards("granted", 8) + shards("none", 8), timeout=5.0, audit_context="j", account=ACCOUNT)
+    resolver.resolve(boto_session, shards("other", 16), timeout=5.0, audit_context="j", account=ACCOUNT)
+    assert table.counts["ListCallerAccessGrants"] == 1  # a refusal is kept 15 minutes: no AccessDenied a minute
+
+
+def test_a_pipeline_value_in_a_directory_bucket_falls_back_without_a_call(boto_session, table):
+    class Join:
+        expr = {"Std:Join": {"On": "", "Values": ["s3://fast--use1-az4--x-s3/runs/", {"Get": "Execution.ExecutionId"}]}}
+
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", Join()))
+    assert outcome.outcome == "fallback" and "directory bucket" in outcome.reason
+    assert table.counts["GetDataAccess"] == 0

@@ -72,16 +72,23 @@ def s3_locations(request: Mapping[str, Any], job_type: JobType) -> list[S3Locati
 
 
 def _training(request: Mapping[str, Any]) -> list[S3Location]:
-    found = []
+    found: list[S3Location] = []
+    append = found.append
     for _i, name, channel in training_channels(request):
-        source = _mapping(_mapping(channel.get("DataSource")).get("S3DataSource"))
+        source = channel.get("DataSource")
+        source = source.get("S3DataSource") if type(source) is dict else _mapping(source).get("S3DataSource")
+        if type(source) is not dict:
+            source = _mapping(source)
         if source:
             data_type = source.get("S3DataType")
+            where = f"InputDataConfig[{name}].DataSource.S3DataSource.S3Uri"
+            if data_type == "S3Prefix" or data_type is None:  # the common case
+                append(S3Location(where, "READ", source.get("S3Uri")))
+                continue
             kind = data_type if isinstance(data_type, str) and data_type in MANIFESTS else "prefix"
             names = source.get("AttributeNames")
             attributes = tuple(n for n in names if isinstance(n, str)) if isinstance(names, list) else ()
-            where = f"InputDataConfig[{name}].DataSource.S3DataSource.S3Uri"
-            found.append(S3Location(where, "READ", source.get("S3Uri"), kind, attributes))
+            append(S3Location(where, "READ", source.get("S3Uri"), kind, attributes))
     output = _mapping(request.get("OutputDataConfig")).get("S3OutputPath")
     if output is not None:
         found.append(S3Location("OutputDataConfig.S3OutputPath", "WRITE", output))
@@ -111,7 +118,7 @@ def _processing(request: Mapping[str, Any]) -> list[S3Location]:
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -170,6 +177,13 @@ def is_directory_bucket(bucket: str) -> bool:
     return bucket.endswith("--x-s3")
 
 
+@functools.lru_cache(maxsize=4096)
+def _target(uri: str, kind: str) -> tuple[str, bool]:
+    """:func:`target_for` and whether it is in a directory bucket (``ValueError`` as there)."""
+    asked = target_for(uri, kind)
+    return asked, is_directory_bucket(parse_s3_uri(asked)[0])
+
+
 def questions(locations: Sequence[S3Location]) -> dict[tuple[str, str], Question]:
     """The job's locations by (URI, permission), in first-seen order, each with its question."""
     groups: dict[tuple[str, str], Question] = {}
@@ -185,20 +199,23 @@ def questions(locations: Sequence[S3Location]) -> dict[tuple[str, str], Question
                 groups[key] = Question(uri, [where], None, unknown="a local path (local mode), not read from S3")
                 continue
             try:
-                asked = target_for(uri, kind)
+                asked, directory = _target(uri, kind)
             except ValueError as err:  # the s3-uri rule refuses the job; if asked anyway, never skipped
                 groups[key] = Question(uri, [where], None, unknown=f"not an S3 location: {err}")
                 continue
-            if is_directory_bucket(parse_s3_uri(asked)[0]):
+            if directory:
                 groups[key] = Question(uri, [where], None, fallback=DIRECTORY_BUCKET_REASON)
             else:
                 groups[key] = Question(uri, [where], asked)
             continue
         head = literal_head(uri) if is_unresolved(uri) else None
         try:
-            target = target_for(head, "prefix") if head else None
+            target, directory = _target(head, "prefix") if head else (None, False)
         except ValueError:
-            target, head = None, None
+            target, head, directory = None, None, False
+        if directory:  # whatever the value, it is in a directory bucket
+            groups[key] = Question(uri, [where], None, fallback=DIRECTORY_BUCKET_REASON)
+            continue
         unknown = "a pipeline value, known only when the pipeline runs" if is_unresolved(uri) else "not an S3 URI"
         groups[key] = Question(uri, [where], target, head, unknown)
     return groups

@@ -28,7 +28,7 @@ from sagemaker_s3ag.core.identity import clear_cache as clear_domains
 from sagemaker_s3ag.core.locations import MANIFESTS, S3Location, s3_locations
 from sagemaker_s3ag.core.manifests import Listed
 from sagemaker_s3ag.core.outcomes import LocationOutcome, Resolution
-from sagemaker_s3ag.core.request import JobType, job_name
+from sagemaker_s3ag.core.request import JobType, job_name, role_account
 from sagemaker_s3ag.core.resolver import AccessGrantsResolver
 
 RESOLVER = AccessGrantsResolver()
@@ -78,6 +78,7 @@ class Preflight:
                     deadline=started + self._left,
                     audit_context=audit_context(job_type, label or job_name(request, job_type)),
                     memo=self._answers,
+                    account=role_account(request, job_type),
                 )
                 return outcomes + unread
             finally:

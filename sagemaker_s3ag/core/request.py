@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
-from typing import Any, Literal, Mapping, Optional
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal, Optional
 from urllib.parse import unquote, urlsplit
 
 JobType = Literal["training", "processing", "tuning"]
@@ -20,6 +20,7 @@ Request = dict[str, Any]
 # A key may hold spaces (SageMaker's S3Uri pattern takes any character), not control characters.
 _S3_URI = re.compile(r"s3://(?P<bucket>[A-Za-z0-9][A-Za-z0-9._-]{2,254})(?:/(?P<key>[^\x00-\x1f\x7f]*))?")
 _LEAVES = (str, int, float, bool, type(None))
+_LEAF_TYPES = frozenset(_LEAVES)  # exact types: a subclass (a pipeline variable may be one) takes the long way
 _PAST_THE_BUCKET = re.compile(r"(?i)(s3|https)://[^/]+/")
 
 
@@ -29,6 +30,11 @@ def copy_request(value: Any) -> Any:
     Pipeline variables are shared on purpose: a deep copy would also copy Pipelines step
     properties and the steps they point at.
     """
+    kind = type(value)
+    if kind is dict:  # the hot path: leaves are not copied, nor called for
+        return {k: v if type(v) in _LEAF_TYPES else copy_request(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [v if type(v) in _LEAF_TYPES else copy_request(v) for v in value]
     if isinstance(value, _LEAVES):
         return value
     if isinstance(value, dict):
@@ -120,6 +126,7 @@ _S3_HOSTS = (".amazonaws.com", ".amazonaws.com.cn")
 _NOT_BUCKETS = ("s3-accesspoint", "s3-object-lambda", "s3-outposts", "s3express-control")
 
 
+@functools.lru_cache(maxsize=4096)
 def s3_uri_of(uri: str) -> str:
     """A location SageMaker takes (``s3://bucket/key``, or an S3 ``https://`` URL) as ``s3://bucket/key``.
 
@@ -178,7 +185,7 @@ def processing_inputs(request: Mapping[str, Any]) -> Iterator[tuple[int, str, Ma
 
 def as_mapping(value: Any) -> Mapping[str, Any]:
     """``value`` if it is a mapping, else ``{}``: a request part not of the API's shapes is passed over (botocore refuses it)."""
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}  # dict first: the hot path
 
 
 def as_list(value: Any) -> list[Any]:
@@ -190,17 +197,12 @@ def _items(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
     """``(index, item)`` for the mappings of a list in a request (anything else is not of the API's shapes: passed over)."""
     if not isinstance(value, (list, tuple)):
         return []
-    return [(index, item) for index, item in enumerate(value) if isinstance(item, Mapping)]
+    return [(index, item) for index, item in enumerate(value) if type(item) is dict or isinstance(item, Mapping)]
 
 
 def job_input_mode(request: Mapping[str, Any]) -> Any:
     """The job-wide ``AlgorithmSpecification.TrainingInputMode`` of a training request."""
     return as_mapping(request.get("AlgorithmSpecification")).get("TrainingInputMode")
-
-
-def effective_input_mode(request: Mapping[str, Any], channel: Mapping[str, Any]) -> Any:
-    """A training channel's own ``InputMode``, else the job's ``TrainingInputMode``."""
-    return channel.get("InputMode") or job_input_mode(request)
 
 
 _NAME_KEYS = {
@@ -214,3 +216,21 @@ def job_name(request: Mapping[str, Any], job_type: JobType) -> str | None:
     """The job name a request creates."""
     name = request.get(_NAME_KEYS[job_type])
     return name if isinstance(name, str) else None
+
+
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/\S+")
+
+
+def role_account(request: Mapping[str, Any], job_type: JobType) -> Optional[str]:
+    """The account of the job's execution role (every tuning definition's, when they agree), or ``None``.
+
+    SageMaker runs a job only with a role of the account that creates it, so this is the account
+    of the caller who creates the job.
+    """
+    if job_type == "tuning":
+        roles = [definition.get("RoleArn") for _place, definition in tuning_definitions(request)]
+    else:
+        roles = [request.get("RoleArn")]
+    matches = [_ROLE_ARN.fullmatch(role) if isinstance(role, str) else None for role in roles]
+    accounts = {match.group(1) for match in matches if match is not None}
+    return accounts.pop() if len(accounts) == 1 and all(matches) else None

@@ -12,6 +12,7 @@ Source: https://docs.aws.amazon.com/sagemaker/latest/dg/trustedidentitypropagati
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -28,7 +29,6 @@ from sagemaker_s3ag.core.request import (
     as_list,
     as_mapping,
     copy_request,
-    effective_input_mode,
     is_unresolved,
     job_input_mode,
     processing_inputs,
@@ -104,26 +104,30 @@ def _pipe_mode(request: Request, ctx: RuleContext) -> tuple[Request, list[Findin
     job_mode = job_input_mode(request)
     channels = as_list(request.get("InputDataConfig"))
     has_s3 = False
+    others: list[tuple[int, Mapping[str, Any]]] = []  # channels with no S3 source
     for index, name, channel in training_channels(request):
-        if not as_mapping(as_mapping(channel.get("DataSource")).get("S3DataSource")):
+        source = as_mapping(as_mapping(channel.get("DataSource")).get("S3DataSource"))
+        if not source:
+            others.append((index, channel))
             continue
         has_s3 = True
+        mode = channel.get("InputMode") or job_mode
+        if mode == "File" or mode == "FastFile":  # the common case, settled without more work
+            continue
         where = f"InputDataConfig[{name}]"
-        mode = effective_input_mode(request, channel)
-        if is_unresolved(mode):
-            findings.append(
-                Finding(
-                    "pipe-mode",
-                    "refused",
-                    f"{where}.InputMode",
-                    f"the input mode is {show(mode)}, which is only known when the pipeline runs and "
-                    f"could be Pipe; pass a literal 'File' or 'FastFile' for channel {name!r}",
-                )
-            )
-            continue
         if mode != "Pipe":
+            if is_unresolved(mode):
+                findings.append(
+                    Finding(
+                        "pipe-mode",
+                        "refused",
+                        f"{where}.InputMode",
+                        f"the input mode is {show(mode)}, which is only known when the pipeline runs and "
+                        f"could be Pipe; pass a literal 'File' or 'FastFile' for channel {name!r}",
+                    )
+                )
             continue
-        blocker = _pipe_only(channel)
+        blocker = _pipe_only(channel, source)
         if blocker:
             findings.append(
                 Finding(
@@ -160,8 +164,8 @@ def _pipe_mode(request: Request, ctx: RuleContext) -> tuple[Request, list[Findin
             )
         )
     if job_pipe and not any(f.action == "refused" for f in findings):
-        for index, _name, channel in training_channels(request):
-            if not as_mapping(as_mapping(channel.get("DataSource")).get("S3DataSource")) and not channel.get("InputMode"):
+        for index, channel in others:
+            if not channel.get("InputMode"):
                 channels[index] = {**channel, "InputMode": "Pipe"}  # keep non-S3 channels as they were
         findings.append(
             Finding(
@@ -180,13 +184,13 @@ def _pipe_mode(request: Request, ctx: RuleContext) -> tuple[Request, list[Findin
     return new, findings
 
 
-def _pipe_only(channel: Mapping[str, Any]) -> str | None:
-    """What in a Pipe-mode training channel SageMaker supports only in Pipe mode."""
+def _pipe_only(channel: Mapping[str, Any], source: Mapping[str, Any]) -> str | None:
+    """What in a Pipe-mode training channel (with this S3 source) SageMaker supports only in Pipe mode."""
     if channel.get("CompressionType") == "Gzip":
         return "CompressionType 'Gzip'"
     if channel.get("RecordWrapperType") == "RecordIO":
         return "RecordWrapperType 'RecordIO'"
-    if as_mapping(as_mapping(channel.get("DataSource")).get("S3DataSource")).get("S3DataType") == "AugmentedManifestFile":
+    if source.get("S3DataType") == "AugmentedManifestFile":
         return "S3DataType 'AugmentedManifestFile'"
     return None
 
@@ -334,6 +338,8 @@ def _dataset_definition(request: Request, ctx: RuleContext) -> tuple[Request, li
 def _s3_uri(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding]]:
     findings = []
     for where, _permission, uri, *_kind in s3_locations(request, ctx.job_type):
+        if type(uri) is str and uri[:5] == "s3://" and len(uri) <= MAX_S3_URI and _is_s3_uri(uri):
+            continue  # the common case
         if uri is None or is_unresolved(uri):
             continue
         if not isinstance(uri, str) or not uri:
@@ -350,6 +356,15 @@ def _s3_uri(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding]]
                 problem = str(err)
         findings.append(Finding("s3-uri", "refused", where, problem))
     return request, findings
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_s3_uri(uri: str) -> bool:
+    try:
+        s3_uri_of(uri)
+        return True
+    except ValueError:
+        return False
 
 
 # --------------------------------------------------------------------------- names
@@ -371,6 +386,9 @@ def _names(request: Request, ctx: RuleContext) -> tuple[Request, list[Finding]]:
         seen: set[str] = set()
         for index, _name, channel in training_channels(request):
             name = channel.get("ChannelName")
+            if type(name) is str and name not in seen and _CHANNEL_NAME.fullmatch(name):
+                seen.add(name)  # the common case
+                continue
             where = f"InputDataConfig[#{index}].ChannelName"
             if name is None or is_unresolved(name):
                 continue  # a missing name is botocore's to refuse (a required field)

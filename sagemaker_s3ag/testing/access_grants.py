@@ -1,8 +1,10 @@
 """Fake S3 Access Grants: a grants table, served in-process (botocore events) or over loopback HTTP.
 
 Neither moto nor LocalStack implements S3 Access Grants. This fake answers the calls the preflight
-makes (``GetDataAccess``, ``GetAccessGrantsInstanceForPrefix``, STS ``GetCallerIdentity``) from a
-table of grants with longest-prefix matching, like the service's "closest grant"::
+makes (``GetDataAccess`` with either ``InstanceScope``, ``ListCallerAccessGrants``,
+``GetAccessGrantsInstanceForPrefix``, STS ``GetCallerIdentity``) from a table of grants with
+longest-prefix matching, like the service's "closest grant", and instances of other accounts
+shared through AWS RAM (``owners``, ``unshared``)::
 
     from sagemaker_s3ag.testing import AccessGrantsTable, FakeAccessGrantsServer, install_access_grants
 
@@ -69,6 +71,10 @@ class AccessGrantsTable:
         account: the caller's account (and, by default, every bucket's instance owner).
         caller_arn: what ``GetCallerIdentity`` answers.
         owners: bucket -> account that owns the Access Grants instance for it.
+        unshared: owner accounts whose instance is not shared with the caller at all (every other
+            owner's is, through AWS RAM): ``GetDataAccess`` never finds their grants.
+        policy_shared: owner accounts whose instance is shared with the caller by a resource policy
+            only: found when asked of that account, not by ``InstanceScope="ALL"``.
         no_instance: buckets no Access Grants instance covers.
         denied_operations: operations the caller lacks IAM permission for (``"GetDataAccess"`` ...).
         calls: every call answered, as ``(operation, params)``; ``counts`` tallies them.
@@ -91,6 +97,8 @@ class AccessGrantsTable:
         self.caller_arn = caller_arn or f"arn:aws:sts::{account}:assumed-role/SageMakerExecutionRole/SageMaker"
         self.grants: list[Grant] = []
         self.owners: dict[str, str] = {}
+        self.unshared: set[str] = set()
+        self.policy_shared: set[str] = set()
         self.no_instance: set[str] = set()
         self.denied_operations: set[str] = set()
         self.instance_exists = True
@@ -150,12 +158,26 @@ class AccessGrantsTable:
         owner = self.owners.get(bucket, self.account)
         return {"AccessGrantsInstanceArn": self._instance_arn(owner), "AccessGrantsInstanceId": "default"}
 
+    def _searched(self, account_id: str, scope: Optional[str]) -> set[str]:
+        """The instance owners a call with ``AccountId`` and ``InstanceScope`` searches."""
+        if account_id == self.account and not self.instance_exists:
+            raise AccessGrantsError("AccessGrantsInstanceNotExistsError", "Access Grants Instance does not exist", 404)
+        searched = {account_id} if account_id == self.account or account_id not in self.unshared else set()
+        if scope == "ALL":
+            searched |= {owner for owner in self.owners.values() if owner not in self.unshared | self.policy_shared}
+        return searched
+
+    def _owner(self, target: str) -> Optional[str]:
+        bucket = self._bucket(target)
+        return None if bucket in self.no_instance else self.owners.get(bucket, self.account)
+
     def get_data_access(self, account_id: str, target: str, permission: str, **extra: str) -> dict[str, Any]:
         self._record("GetDataAccess", {"AccountId": account_id, "Target": target, "Permission": permission, **extra})
         if "GetDataAccess" in self.denied_operations:
             raise AccessGrantsError("AccessDenied", "User is not authorized to perform: s3:GetDataAccess", 403)
-        owner = self.owners.get(self._bucket(target), self.account)
-        matches = [g for g in self.grants if g.covers(target, permission)] if owner == account_id else []
+        owner = self._owner(target)
+        searched = self._searched(account_id, extra.get("InstanceScope"))
+        matches = [g for g in self.grants if g.covers(target, permission)] if owner in searched else []
         if not matches:
             raise AccessGrantsError(
                 "AccessDenied", f"You do not have {permission} permissions to the requested S3 Prefix: {target}", 403
@@ -171,8 +193,31 @@ class AccessGrantsTable:
             },
             "MatchedGrantTarget": best.scope,
             "Grantee": {"GranteeType": best.grantee_type, "GranteeIdentifier": "user-1234"},
-            "MatchedInstanceArn": self._instance_arn(account_id),
+            "MatchedInstanceArn": self._instance_arn(owner or account_id),
         }
+
+    def list_caller_access_grants(self, account_id: str, **extra: str) -> dict[str, Any]:
+        """The caller's grants in the instances searched, a page of ``MaxResults`` (default 100) at a time."""
+        self._record("ListCallerAccessGrants", {"AccountId": account_id, **extra})
+        if "ListCallerAccessGrants" in self.denied_operations:
+            raise AccessGrantsError("AccessDenied", "User is not authorized to perform: s3:ListCallerAccessGrants", 403)
+        searched = self._searched(account_id, extra.get("InstanceScope"))
+        fragment = extra.get("GrantScope") or ""
+        listed = [
+            {
+                "Permission": g.permission,
+                "GrantScope": g.scope,
+                "AccessGrantsInstanceArn": self._instance_arn(self._owner(g.scope) or self.account),
+            }
+            for g in self.grants
+            if self._owner(g.scope) in searched and fragment in g.scope
+        ]
+        start = int(extra.get("NextToken") or 0)
+        size = int(extra.get("MaxResults") or 100)
+        page: dict[str, Any] = {"CallerAccessGrantsList": listed[start : start + size]}
+        if start + size < len(listed):
+            page["NextToken"] = str(start + size)
+        return page
 
     def hang(self, *operations: str) -> AccessGrantsTable:
         """Make calls of ``operations`` hang (as an unreachable endpoint would) until :meth:`release`, or 60 s."""
@@ -196,6 +241,9 @@ class AccessGrantsTable:
         if operation == "GetDataAccess":
             rest = {k: v for k, v in params.items() if k not in ("AccountId", "Target", "Permission")}
             return self.get_data_access(params["AccountId"], params["Target"], params["Permission"], **rest)
+        if operation == "ListCallerAccessGrants":
+            rest = {k: v for k, v in params.items() if k != "AccountId"}
+            return self.list_caller_access_grants(params["AccountId"], **rest)
         raise AccessGrantsError("InvalidAction", f"{operation} is not faked", 400)
 
 
@@ -209,11 +257,17 @@ _QUERY_NAMES = {
     "targetType": "TargetType",
     "auditContext": "AuditContext",
     "s3prefix": "S3Prefix",
+    "instanceScope": "InstanceScope",
+    "grantscope": "GrantScope",
+    "maxResults": "MaxResults",
+    "nextToken": "NextToken",
+    "allowedByApplication": "AllowedByApplication",
 }
 _EVENTS = {
     "before-call.s3-control.GetAccessGrantsInstance": "GetAccessGrantsInstance",
     "before-call.s3-control.GetDataAccess": "GetDataAccess",
     "before-call.s3-control.GetAccessGrantsInstanceForPrefix": "GetAccessGrantsInstanceForPrefix",
+    "before-call.s3-control.ListCallerAccessGrants": "ListCallerAccessGrants",
     "before-call.sts.GetCallerIdentity": "GetCallerIdentity",
 }
 
@@ -262,9 +316,17 @@ def _xml(root: str, body: str, attributes: str = "") -> bytes:
     return f'<?xml version="1.0" encoding="UTF-8"?><{root}{attributes}>{body}</{root}>'.encode()
 
 
+_LIST_MEMBERS = {"CallerAccessGrantsList": "AccessGrant"}
+
+
 def _to_xml(value: Any) -> str:
     if isinstance(value, Mapping):
-        return "".join(f"<{k}>{_to_xml(v)}</{k}>" for k, v in value.items())
+        return "".join(
+            f"<{k}>{''.join(f'<{_LIST_MEMBERS[k]}>{_to_xml(i)}</{_LIST_MEMBERS[k]}>' for i in v)}</{k}>"
+            if isinstance(v, list)
+            else f"<{k}>{_to_xml(v)}</{k}>"
+            for k, v in value.items()
+        )
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     return escape(str(value))
@@ -398,6 +460,8 @@ class FakeAccessGrantsServer:
             operation = "GetAccessGrantsInstance"
         elif parts.path.endswith("/accessgrantsinstance/prefix"):
             operation = "GetAccessGrantsInstanceForPrefix"
+        elif parts.path.endswith("/accessgrantsinstance/caller/grants"):
+            operation = "ListCallerAccessGrants"
         elif form.get("Action") == "GetCallerIdentity":
             operation = "GetCallerIdentity"
         else:
