@@ -421,6 +421,22 @@ def expected_record(
     return tags + [{"Key": "s3ag:launched-by", "Value": launched_by}]
 
 
+def training_job_request(name: str = "job", **extra: Any) -> dict[str, Any]:
+    """A plain CreateTrainingJob request in File mode: one channel and the output under the demo bucket."""
+    return {
+        "TrainingJobName": name,
+        "RoleArn": ROLE,
+        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        "InputDataConfig": [
+            {"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/train/"}}}
+        ],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/out/"},
+        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        **extra,
+    }
+
+
 def tag_map(tags) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags}
 

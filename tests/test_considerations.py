@@ -13,7 +13,7 @@ import time
 
 import boto3
 import pytest
-from conftest import BUCKET, IMAGE, ROLE, ours, tag_map
+from conftest import BUCKET, ours, tag_map, training_job_request
 
 import sagemaker_s3ag
 from sagemaker_s3ag import GrantFallbackError, Settings
@@ -37,18 +37,7 @@ EXPRESS = "s3://fast--use1-az4--x-s3/train/"
 
 
 def request(**extra) -> dict:
-    return {
-        "TrainingJobName": "job",
-        "RoleArn": ROLE,
-        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-        "InputDataConfig": [
-            {"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/train/"}}}
-        ],
-        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/out/"},
-        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-        **extra,
-    }
+    return training_job_request(**extra)
 
 
 @pytest.fixture

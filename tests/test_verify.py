@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 import pytest
-from conftest import BUCKET, IMAGE, ROLE, tag_map
+from conftest import BUCKET, IMAGE, ROLE, tag_map, training_job_request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,17 +38,7 @@ LOCATION_ROLE = "arn:aws:iam::123456789012:role/S3AccessGrantsLocationRole"
 
 
 def request(name: str) -> dict:
-    return {
-        "TrainingJobName": name,
-        "RoleArn": ROLE,
-        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
-        "InputDataConfig": [
-            {"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/train/"}}}
-        ],
-        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/out/"},
-        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-    }
+    return training_job_request(name)
 
 
 def launch(session, name: str, *, tip: bool = True) -> dict:
