@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
@@ -674,3 +676,102 @@ def test_a_pipeline_value_in_a_directory_bucket_falls_back_without_a_call(boto_s
     (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", Join()))
     assert outcome.outcome == "fallback" and "directory bucket" in outcome.reason
     assert table.counts["GetDataAccess"] == 0
+
+
+# --------------------------------------------------------------------------- found by the second review
+
+
+class SlowOwner(AccessGrantsTable):
+    """The instance look-up answers a little after GetDataAccess, as it often does over a network."""
+
+    def instance_for_prefix(self, account_id, prefix):
+        time.sleep(0.05)
+        return super().instance_for_prefix(account_id, prefix)
+
+
+def data_access_calls(table) -> list[tuple[str, str, str]]:
+    return [(p["AccountId"], p.get("InstanceScope"), p["Target"]) for op, p in table.calls if op == "GetDataAccess"]
+
+
+def test_one_location_spelt_two_ways_among_many_is_answered_for_both(boto_session, table):
+    table.denied_operations.add("ListCallerAccessGrants")
+    locations = [S3Location(f"c{i}", "READ", f"s3://bk1/{f}/{i}/") for i, f in enumerate("aaaccc")]
+    locations += [S3Location("d1", "READ", "s3://bk1/c/9/"), S3Location("d2", "READ", "https://bk1.s3.amazonaws.com/c/9/")]
+    outcomes = AccessGrantsResolver().resolve(boto_session, locations, timeout=5.0, audit_context="j", account=ACCOUNT)
+    assert [o.outcome for o in outcomes] == ["fallback"] * 8  # never a KeyError out of the preflight
+
+
+def test_every_spelling_of_a_location_gets_the_owners_answer(boto_session):
+    table = SlowOwner().grant("s3://shared/*")
+    table.owners["shared"] = OTHER_ACCOUNT
+    table.policy_shared.add(OTHER_ACCOUNT)
+    install_access_grants(boto_session, table)
+    locations = [S3Location("a", "READ", "s3://shared/x/"), S3Location("b", "READ", "https://shared.s3.amazonaws.com/x/")]
+    outcomes = AccessGrantsResolver().resolve(boto_session, locations, timeout=5.0, audit_context="j", account=ACCOUNT)
+    assert [o.outcome for o in outcomes] == ["granted", "granted"]
+    assert data_access_calls(table) == [(ACCOUNT, "ALL", "s3://shared/x/*"), (OTHER_ACCOUNT, "SELF", "s3://shared/x/*")]
+
+
+@pytest.mark.parametrize("answer", ["matched in a third account", "no instance named"])
+def test_a_grant_not_proven_in_the_buckets_instance_is_asked_of_it_with_scope_self(boto_session, answer):
+    class Table(SlowOwner):
+        def get_data_access(self, account_id, target, permission, **extra):
+            if extra.get("InstanceScope") == "ALL":  # the search over shared instances finds a grant ...
+                self._record("GetDataAccess", {"AccountId": account_id, "Target": target, **extra})
+                found = AccessGrantsTable().grant("s3://shared-data/*").get_data_access(ACCOUNT, target, permission)
+                if answer == "no instance named":
+                    del found["MatchedInstanceArn"]
+                else:
+                    found["MatchedInstanceArn"] = f"arn:aws:s3:us-east-1:{THIRD_ACCOUNT}:access-grants/default"
+                return found
+            return super().get_data_access(account_id, target, permission, **extra)  # ... the owner's has none
+
+    table = Table()
+    table.owners["shared-data"] = OTHER_ACCOUNT
+    install_access_grants(boto_session, table)
+    resolver = AccessGrantsResolver()
+    (outcome,) = resolve(resolver, boto_session, S3Location("a", "READ", "s3://shared-data/x/"))
+    assert (outcome.outcome, outcome.reason) == ("fallback", "no matching grant")
+    assert data_access_calls(table)[-1] == (OTHER_ACCOUNT, "SELF", "s3://shared-data/x/*")
+    (again,) = resolve(resolver, boto_session, S3Location("b", "READ", "s3://shared-data/x/"))
+    assert again.outcome == "fallback"  # and that is what is kept
+
+
+@pytest.mark.parametrize("found", [{}, {"AccessGrantsInstanceArn": "not-an-arn"}, {"AccessGrantsInstanceArn": None}])
+def test_an_instance_look_up_naming_no_instance_is_unknown(boto_session, table, found):
+    table.instance_for_prefix = lambda account_id, prefix: dict(found)
+    (outcome,) = resolve(AccessGrantsResolver(), boto_session, S3Location("a", "READ", "s3://data/x/"))
+    assert outcome.outcome == "unknown" and outcome.reason.startswith("GetAccessGrantsInstanceForPrefix named no instance")
+
+
+def test_an_expiry_without_a_time_zone_is_read_as_utc_and_nothing_gets_stuck(boto_session):
+    class Table(AccessGrantsTable):
+        def get_data_access(self, account_id, target, permission, **extra):
+            found = super().get_data_access(account_id, target, permission, **extra)
+            found["Credentials"]["Expiration"] = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(hours=1)
+            return found
+
+    table = Table().grant("s3://data/*")
+    install_access_grants(boto_session, table)
+    resolver = AccessGrantsResolver()
+    for _ in range(3):
+        (outcome,) = resolve(resolver, boto_session, S3Location("a", "READ", "s3://data/x/"), timeout=1.0)
+        assert outcome.outcome == "granted"
+    assert table.counts["GetDataAccess"] == 1 and not resolver._inflight
+
+
+def test_the_listing_is_asked_only_where_it_can_be_used(boto_session, table):
+    locations = shards("a", 4) + shards("b", 4, permission="WRITE")  # 8 locations, no group of 8
+    AccessGrantsResolver().resolve(boto_session, locations, timeout=5.0, audit_context="j", account=ACCOUNT)
+    assert table.counts["ListCallerAccessGrants"] == 0
+
+
+def test_no_call_starts_once_the_budget_is_spent(boto_session, table):
+    table.denied_operations.add("ListCallerAccessGrants")
+    table.hang("GetDataAccess")
+    try:
+        AccessGrantsResolver().resolve(boto_session, shards("x", 200), timeout=0.5, audit_context="j", account=ACCOUNT)
+        started = table.counts["GetDataAccess"]
+    finally:
+        table.release()
+    assert started <= 3  # the common prefix and what round 1 asked; never round 2's or 3's after the budget

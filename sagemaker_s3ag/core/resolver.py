@@ -88,11 +88,11 @@ class AccessGrantsResolver:
             Hashable, tuple[float, int, tuple[tuple[tuple[str, str], Resolution], ...], tuple[LocationOutcome, ...]]
         ] = {}
         self._generation = 0  # bumped by clear(): answers still in flight then are not cached
-        self._credentials_lock = threading.Lock()  # boto3 sessions are not thread-safe; refreshing may wait
         self._tokens: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
         self._next_token = 0
         self._callers: weakref.WeakKeyDictionary[Any, _Caller] = weakref.WeakKeyDictionary()
         self._clients: weakref.WeakKeyDictionary[Any, dict[tuple[str, float], Any]] = weakref.WeakKeyDictionary()
+        self._building: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
 
     # -- public ------------------------------------------------------------------------------
 
@@ -298,21 +298,22 @@ class AccessGrantsResolver:
             found = owners[parse_s3_uri(target)[0]]
             return found.result() if found.done() and isinstance(found.result(), str) else None
 
-        def ask(target: str, permission: str, *, only_the_owners: bool = False) -> Future[Any]:
-            if not scoped and not owners[parse_s3_uri(target)[0]].done():
-                return _answered(late)
+        def ask(target: str, permission: str, *, of_the_owner: bool = False) -> Future[Any]:
+            if left() <= 0 or (not scoped and not owners[parse_s3_uri(target)[0]].done()):
+                return _answered(late)  # no call is started once the budget is spent
             asked = owner_of(target) or account  # the owner's instance when known, as SageMaker asks
-            scope = ("SELF" if only_the_owners else "ALL") if scoped else None
+            scope = ("SELF" if of_the_owner else "ALL") if scoped else None
             raw = ("data", region, principal, asked, scope, target, permission)
             source[(target, permission)] = raw
             return self._single_flight(
                 raw,
-                lambda: self._data_access(boto_session, timeout, asked, target, permission, audit_context, scope),
+                lambda: self._data_access(boto_session, timeout, asked, target, permission, audit_context, scope, account),
                 self._ttl,
             )
 
+        by_bucket = _by_bucket(pending)
         listing: Optional[Future[Any]] = None
-        if scoped and len(pending) >= GROUP_PROBE_MIN:
+        if scoped and any(len(keys) >= GROUP_PROBE_MIN for keys in by_bucket.values()):
             listing = self._single_flight(
                 ("list", region, principal, account), lambda: self._list_grants(boto_session, timeout, account), self._ttl
             )
@@ -330,7 +331,7 @@ class AccessGrantsResolver:
         asks: dict[tuple[str, str], Future[Any]] = {}
         probes: list[tuple[str, str, Future[Any], list[tuple[str, str]]]] = []
         deeper: list[dict[str, tuple[Future[Any], list[tuple[str, str]]]]] = []
-        for keys in _by_bucket(pending).values():
+        for keys in by_bucket.values():
             permission = pending[keys[0]][1]
             if len(keys) >= GROUP_PROBE_MIN:
                 common = _common_prefix([pending[k][0] for k in keys])
@@ -362,8 +363,8 @@ class AccessGrantsResolver:
         grants = listed if isinstance(listed, tuple) else None
         probes = []
         for keys, split in unsettled:
+            groups: dict[str, list[tuple[str, str]]] = {}
             if grants is not None:
-                groups: dict[str, list[tuple[str, str]]] = {}
                 for key in keys:
                     scope = _covering(grants, *pending[key])
                     if scope is None:
@@ -372,14 +373,15 @@ class AccessGrantsResolver:
                     else:
                         groups.setdefault(scope, []).append(key)
             elif split:  # the folders were asked already: what they left is asked location by location
-                groups = {pending[key][0]: [key] for key in keys}
+                for key in keys:
+                    groups.setdefault(pending[key][0], []).append(key)
             else:
                 groups = _split(keys, pending)
             for scope, members in groups.items():
-                if len(members) > 1:
+                if len({pending[m] for m in members}) > 1:
                     probes.append((scope, pending[members[0]][1], ask(scope, pending[members[0]][1]), members))
                 else:
-                    asks[members[0]] = ask(*pending[members[0]])
+                    asks.update((member, ask(*pending[member])) for member in members)
         wait([*asks.values(), *(p[2] for p in probes)], timeout=left())
         for scope, permission, future, keys in probes:
             if _granted(future):
@@ -390,38 +392,56 @@ class AccessGrantsResolver:
         for key, future in asks.items():
             if key not in answers:
                 answers[key] = future.result() if future.done() else late
+        for key in pending:
+            answers.setdefault(key, late)
 
-        # SageMaker asks the bucket's own instance. Asked again of it: a location of a bucket whose
-        # instance is another account's and that the caller's side did not grant (an instance shared
-        # by a resource policy, not AWS RAM), and one granted by another instance than the bucket's.
+        # SageMaker asks the bucket's own instance. What the caller's side settled is checked against
+        # it, once per location (however it is spelt), with the instance look-up's answer as it is now:
+        # a grant matched in another instance, or not named, and a refusal not from the owner's instance
+        # (shared by a resource policy, not AWS RAM), are asked of the bucket's own instance.
+        owner_now = {bucket: future.result() if future.done() else None for bucket, future in owners.items()}
+        unique: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for key, asked_pair in pending.items():
+            unique.setdefault(asked_pair, []).append(key)
         again: dict[tuple[str, str], Future[Any]] = {}
-        for key, (target, permission) in pending.items():
-            owner = owner_of(target)
-            asked = source.get((target, permission), ("",) * 4)[3]
-            matched = answers[key].instance_arn
-            elsewhere = matched is not None and owner is not None and _account_of(matched) not in (None, owner)
-            if owner is not None and ((answers[key].outcome != "granted" and asked != owner) or elsewhere):
-                again[key] = ask(target, permission, only_the_owners=elsewhere)
+        for (target, permission), keys in unique.items():
+            owner = owner_now[parse_s3_uri(target)[0]]
+            if not isinstance(owner, str):
+                continue  # the last word below
+            answer, raw = answers[keys[0]], source.get((target, permission), ())
+            asked = raw[3] if len(raw) > 3 else None
+            matched = _account_of(answer.instance_arn) if answer.instance_arn else None
+            if answer.outcome == "granted":
+                settled = matched == owner or (matched is None and asked == owner and raw[4] != "ALL")
+            else:
+                settled = answer is late or asked == owner
+            if not settled:
+                again[(target, permission)] = ask(target, permission, of_the_owner=True)
         wait(again.values(), timeout=left())
-        for key, future in again.items():
-            answers[key] = future.result() if future.done() else late
+        for pair, future in again.items():
+            for key in unique[pair]:
+                answers[key] = future.result() if future.done() else late
 
         # The instance look-up has the last word: where it fails, SageMaker falls back (or nobody can tell).
         for key, (target, permission) in pending.items():
             bucket = parse_s3_uri(target)[0]
-            owner_future = owners[bucket]
-            if not owner_future.done():
+            owner = owner_now[bucket]
+            if owner is None:
                 answers[key] = late
-                source.pop((target, permission), None)
-            elif isinstance(owner_future.result(), Resolution):
-                answers[key] = owner_future.result()
+            elif isinstance(owner, Resolution):
+                answers[key] = owner
                 source[(target, permission)] = ("owner", region, principal, account, bucket)
-        # Each answer is kept as this caller's, for as long as the answer it came from lasts.
+        # Each answer is kept as this caller's, for as long as the answer it came from lasts, and only
+        # when it is that answer (not one that came late, or was overruled).
         for key, (target, permission) in pending.items():
-            if (target, permission) in source:
-                value = NOT_LISTED if answers[key] is NOT_LISTED else None  # for as long as the listing is kept
-                destination = ("access", region, principal, account, target, permission)
-                self._copy_cached(source[(target, permission)], destination, value)
+            origin = source.get((target, permission))
+            if origin is None or answers[key] is late:
+                continue
+            destination = ("access", region, principal, account, target, permission)
+            if answers[key] is NOT_LISTED:
+                self._copy_cached(origin, destination, value=NOT_LISTED)  # for as long as the listing is kept
+            else:
+                self._copy_cached(origin, destination, expect=answers[key])
         return answers
 
     def _principal(self, boto_session: Any) -> str:
@@ -430,14 +450,15 @@ class AccessGrantsResolver:
         Answers are the caller's own, so they are cached under it; the key itself is not kept. A
         session with no credentials (or not a session) is told apart by a number of its own.
         """
-        with self._credentials_lock:
-            try:
-                credentials = boto_session.get_credentials()
-                key = getattr(credentials, "access_key", None) if credentials is not None else None
-            except Exception:  # resolving credentials failed: the calls will say so
-                key = None
-            if isinstance(key, str) and key:
-                return hashlib.sha256(key.encode()).hexdigest()[:32]
+        try:
+            credentials = boto_session.get_credentials()
+            # the key id as it is now, without a refresh (the calls refresh when they must)
+            key = getattr(credentials, "_access_key", None) or getattr(credentials, "access_key", None)
+        except Exception:  # resolving credentials failed: the calls will say so
+            key = None
+        if isinstance(key, str) and key:
+            return hashlib.sha256(key.encode()).hexdigest()[:32]
+        with self._lock:
             try:
                 token = self._tokens.get(boto_session)
                 if token is None:
@@ -477,9 +498,11 @@ class AccessGrantsResolver:
             found = client.get_access_grants_instance_for_prefix(AccountId=account, S3Prefix=f"s3://{bucket}/")
         except Exception as err:
             return classify(err, "GetAccessGrantsInstanceForPrefix")
-        arn = found.get("AccessGrantsInstanceArn", "")
-        parts = arn.split(":")
-        return parts[4] if len(parts) > 5 and parts[4] else account
+        arn = found.get("AccessGrantsInstanceArn") if isinstance(found, dict) else None
+        owner = _account_of(arn) if isinstance(arn, str) else None
+        if owner is None:
+            return Resolution("unknown", f"GetAccessGrantsInstanceForPrefix named no instance ({arn!r:.80})")
+        return owner
 
     def _list_grants(self, boto_session: Any, timeout: float, account: str) -> Any:
         """The caller's grants as ``((scope, permission), ...)`` from ``ListCallerAccessGrants``, every
@@ -515,6 +538,7 @@ class AccessGrantsResolver:
         permission: str,
         audit_context: str,
         scope: Optional[str],
+        caller: str,
     ) -> Any:
         client = self._client(boto_session, "s3control", timeout)
         params: dict[str, Any] = {
@@ -533,12 +557,17 @@ class AccessGrantsResolver:
             response = client.get_data_access(**params)
         except Exception as err:
             return classify(err, "GetDataAccess")
-        expiration = (response.get("Credentials") or {}).get("Expiration")
+        credentials = response.get("Credentials") if isinstance(response, dict) else None
+        if not isinstance(credentials, dict) or not credentials:  # (their secret parts were cut out on arrival)
+            del response, credentials
+            return Resolution("unknown", "GetDataAccess answered without credentials")
+        expiration = credentials.get("Expiration")
+        del credentials
         grantee = response.get("Grantee") or {}
         instance = response.get("MatchedInstanceArn")
         owner = _account_of(instance) if isinstance(instance, str) else None
         reason = "grant matched" if grantee.get("GranteeType") != "IAM" else "grant to the IAM role matched"
-        if owner and owner != account:
+        if owner and owner != caller:
             reason += f" in account {owner}'s instance, shared through AWS RAM"
         resolution = Resolution(
             "granted",
@@ -557,6 +586,8 @@ class AccessGrantsResolver:
         if isinstance(value, _Expiring):
             expiration = value.expiration
             if isinstance(expiration, datetime):
+                if expiration.tzinfo is None:  # a timestamp without a zone: botocore reads it as UTC
+                    expiration = expiration.replace(tzinfo=timezone.utc)
                 left = (expiration - datetime.now(timezone.utc)).total_seconds()
             else:
                 left = float(DURATION_SECONDS)
@@ -586,12 +617,16 @@ class AccessGrantsResolver:
             cached = self._cache.get(key)
             return cached is not None and cached[0] > self._clock()
 
-    def _copy_cached(self, source: Hashable, destination: Hashable, value: Any = None) -> None:
-        """Let ``destination`` be answered by what is cached for ``source`` (or by ``value``), for as long."""
+    def _copy_cached(self, source: Hashable, destination: Hashable, *, value: Any = None, expect: Any = None) -> None:
+        """Let ``destination`` be answered by what is cached for ``source`` (or by ``value``), for as long;
+        with ``expect``, only when what is cached is that answer."""
         with self._lock:
             cached = self._cache.get(source)
-            if cached is not None and cached[0] > self._clock():
-                self._store(destination, cached if value is None else (cached[0], value))
+            if cached is None or cached[0] <= self._clock():
+                return
+            if expect is not None and _plain(cached[1]) != expect:
+                return
+            self._store(destination, cached if value is None else (cached[0], value))
 
     def _single_flight(self, key: Hashable, work: Callable[[], Any], ttl: Callable[[Any], float]) -> Future[Any]:
         """A future for ``key``: cached, already running, or started now in the pool."""
@@ -609,18 +644,20 @@ class AccessGrantsResolver:
             generation = self._generation
 
         def run() -> None:
+            value: Any = Resolution("unknown", "internal error")
             try:
                 value = work()
-            except BaseException as err:  # pragma: no cover - work() classifies its own errors
-                value = Resolution("unknown", f"internal error ({type(err).__name__})")
+                seconds = ttl(value)
+            except BaseException as err:  # work() classifies its own errors; this is a bug of ours
+                value, seconds = Resolution("unknown", f"internal error ({type(err).__name__})"), 0.0
                 logger.debug("preflight step failed", exc_info=True)
-            seconds = ttl(value)
-            with self._lock:
-                if self._inflight.get(key) is outer:
-                    del self._inflight[key]
-                if seconds > 0 and generation == self._generation:
-                    self._store(key, (self._clock() + seconds, value))
-            outer.set_result(_plain(value))
+            finally:  # the future is always answered and the key always freed, whatever went wrong
+                with self._lock:
+                    if self._inflight.get(key) is outer:
+                        del self._inflight[key]
+                    if seconds > 0 and generation == self._generation:
+                        self._store(key, (self._clock() + seconds, value))
+                outer.set_result(_plain(value))
 
         self._pool.submit(run)
         return outer
@@ -633,6 +670,12 @@ class AccessGrantsResolver:
         with self._lock:
             clients = self._clients.setdefault(boto_session, {})
             client = clients.get(key)
+            if client is not None:
+                return client
+            building = self._building.setdefault(boto_session, threading.Lock())
+        with building:  # one session at a time (boto3 sessions are not thread-safe), others go on
+            with self._lock:
+                client = clients.get(key)
             if client is None:
                 config = Config(
                     connect_timeout=min(float(timeout), 3.0),
@@ -643,7 +686,8 @@ class AccessGrantsResolver:
                 client = boto_session.client(service, config=config)
                 if service == "s3control":
                     scrub_on_arrival(client)
-                clients[key] = client
+                with self._lock:
+                    clients[key] = client
             return client
 
 

@@ -45,5 +45,6 @@ class DaemonPool:
                 task()
             except BaseException:  # pragma: no cover - tasks report their own errors
                 logger.debug("preflight task failed", exc_info=True)
+            del task  # an idle worker holds nothing: not the session, clients or resolver of its last task
             with self._lock:
                 self._idle += 1
