@@ -30,7 +30,7 @@ from sagemaker_s3ag.testing.cloudtrail import (
     service_call,
 )
 
-CANARY = "AKIAGUARDCANARY00000"
+CANARY = "fake-guard-canary-not-a-key-0000"  # an obvious fake: never an AWS key id
 
 
 def training(name: str, *, mode: str = "File", **extra) -> dict:

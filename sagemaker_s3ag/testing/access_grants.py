@@ -35,7 +35,7 @@ from xml.sax.saxutils import escape
 
 from sagemaker_s3ag.testing.emulator import ACCOUNT
 
-CANARY_ACCESS_KEY_ID = "ASIACANARYS3AGKEYID0"
+CANARY_ACCESS_KEY_ID = "canary-s3ag-fake-access-key-id-0000"  # an obvious fake, shaped like no AWS key id
 CANARY_SECRET_ACCESS_KEY = "canary-secret-s3ag-0000000000000000000000"
 CANARY_SESSION_TOKEN = "canary-session-token-s3ag-0000000000000000"
 
