@@ -148,3 +148,31 @@ def test_training_jobs_are_not_checked_by_the_dataset_definition_rule():
     fixed, findings = enforce(request, "training")
     assert findings == []
     assert fixed == request
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [1, 0, True, False, "athena", "", [], ["AthenaDatasetDefinition"], {}, {"LocalPath": "/opt/ml/processing/x"}, 1.5],
+    ids=repr,
+)
+def test_any_definition_but_none_is_refused_by_name_not_crashed_on(definition):
+    """A DatasetDefinition of any other shape is still a DatasetDefinition input (or one botocore refuses):
+    refused by this rule with a generic name, never a TypeError turned into 'could not check'."""
+    request = processing(S3, {"InputName": "odd", "DatasetDefinition": definition})
+
+    findings = RULE.apply(request, RuleContext("processing"))[1]
+
+    assert [(f.rule, f.action, f.where) for f in findings] == [
+        ("dataset-definition", "refused", "ProcessingInputs[odd].DatasetDefinition")
+    ]
+    assert "input 'odd' is a DatasetDefinition" in findings[0].message
+    assert "Athena or Redshift UNLOAD" in findings[0].message
+    with pytest.raises(ConsiderationError) as caught:
+        enforce(request, "processing")
+    assert caught.value.rule == "dataset-definition"
+    assert not any("could not check" in f.message for f in caught.value.findings)
+
+
+def test_a_definition_of_none_is_no_definition():
+    request = processing(S3, {"InputName": "none", "DatasetDefinition": None, "S3Input": S3["S3Input"]})
+    assert RULE.apply(request, RuleContext("processing"))[1] == []

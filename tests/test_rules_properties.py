@@ -543,6 +543,8 @@ ANY_REQUEST = st.dictionaries(st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max
 
 
 @settings(max_examples=500, deadline=None)
+@example(request={"ProcessingInputs": [{"DatasetDefinition": 1}]}, job_type="processing", on_violation="fix")  # was a TypeError
+@example(request={"ProcessingInputs": [{"DatasetDefinition": "x"}]}, job_type="processing", on_violation="error")
 @given(
     request=ANY_REQUEST,
     job_type=st.sampled_from(["training", "processing", "tuning"]),
@@ -551,6 +553,51 @@ ANY_REQUEST = st.dictionaries(st.one_of(st.sampled_from(KNOWN_KEYS), st.text(max
 def test_any_request_shape_gets_a_decision_or_a_documented_error(request, job_type, on_violation):
     """Random shapes through the rules, the locations and the whole decision: only the documented errors
     escape (ConsiderationError; TypeError/ValueError naming a malformed tag), and no rule ever crashes."""
+    _decided_or_documented_error(request, job_type, on_violation)
+
+
+def _paths(value, path=()):
+    """Every path into a request's dicts and lists (the request itself excluded)."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in items:
+        yield (*path, key)
+        yield from _paths(child, (*path, key))
+
+
+def _with(request, path, value):
+    """A deep copy of ``request`` with the part at ``path`` replaced by ``value``."""
+    out = copy.deepcopy(request)
+    parent = out
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = value
+    return out
+
+
+@st.composite
+def one_part_malformed(draw):
+    """A realistic training, tuning or processing request with one part (anywhere, at any depth) replaced by any shape."""
+    job_type = draw(st.sampled_from(["training", "processing", "tuning"]))
+    if job_type == "processing":
+        request = draw(processing_request())
+    else:
+        request = draw(training_request())
+        if job_type == "tuning":
+            request = {"HyperParameterTuningJobName": "t", "TrainingJobDefinition": request}
+    path = draw(st.sampled_from(list(_paths(request))))
+    return job_type, _with(request, path, draw(SHAPE))
+
+
+@settings(max_examples=300, deadline=None)
+@example(case=("processing", {"ProcessingInputs": [{"InputName": "a", "DatasetDefinition": 1}]}), on_violation="fix")
+@given(case=one_part_malformed(), on_violation=st.sampled_from(["fix", "error"]))
+def test_a_realistic_request_with_any_part_malformed_gets_a_decision_or_a_documented_error(case, on_violation):
+    """As above, but each malformed part sits deep inside an otherwise valid request, where the rules look."""
+    job_type, request = case
+    _decided_or_documented_error(request, job_type, on_violation)
+
+
+def _decided_or_documented_error(request, job_type, on_violation):
     from sagemaker_s3ag.core.decision import decide
     from sagemaker_s3ag.core.identity import IdentityPropagation
     from sagemaker_s3ag.core.locations import s3_locations

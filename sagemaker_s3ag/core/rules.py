@@ -316,16 +316,20 @@ def _dataset_definition(request: Request, ctx: RuleContext) -> tuple[Request, li
     findings = []
     for _index, name, item in processing_inputs(request):
         definition = item.get("DatasetDefinition")
-        if not definition:
+        if definition is None:
             continue
-        source = "Athena" if "AthenaDatasetDefinition" in definition else "Redshift"
+        # Any value but None is a DatasetDefinition input to SageMaker (or a malformed one botocore refuses):
+        # refused either way, and its source named only when the request says it.
+        fields = as_mapping(definition)
+        source = "Athena" if "AthenaDatasetDefinition" in fields else "Redshift" if "RedshiftDatasetDefinition" in fields else ""
+        what = f"{'an' if source == 'Athena' else 'a'} {source} DatasetDefinition" if source else "a DatasetDefinition"
         findings.append(
             Finding(
                 "dataset-definition",
                 "refused",
                 f"ProcessingInputs[{name}].DatasetDefinition",
-                f"input {name!r} is {'an' if source == 'Athena' else 'a'} {source} DatasetDefinition, which SageMaker cannot read with trusted "
-                f"identity propagation; materialise the query to S3 first ({source} UNLOAD, or a job "
+                f"input {name!r} is {what}, which SageMaker cannot read with trusted "
+                f"identity propagation; materialise the query to S3 first ({source or 'Athena or Redshift'} UNLOAD, or a job "
                 "without TIP) and pass that prefix as an S3 input (S3Input.S3Uri='s3://…')",
             )
         )
