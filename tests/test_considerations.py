@@ -336,6 +336,14 @@ def test_background_sessions_outside_studio_and_without_an_application(monkeypat
         ({}, BackgroundSessions("disabled", "application apl-2222"), 7 * 86_400, ["disabled", "15 minutes"]),
         ({}, BackgroundSessions("unknown", "could not check: x"), 7 * 86_400, ["could not check"]),
         ({"StoppingCondition": {"MaxRuntimeInSeconds": "9e9"}}, None, 900, []),  # malformed: the API refuses it
+        ({"StoppingCondition": {"MaxRuntimeInSeconds": True}}, None, 900, []),  # not a duration: the API refuses it
+        ({"StoppingCondition": {"MaxRuntimeInSeconds": 10**400}}, None, 900, [f"{10**400} seconds"]),  # beyond a float
+        (
+            {"EnableManagedSpotTraining": True, "StoppingCondition": {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": True}},
+            None,
+            900,
+            ["1 hour", "MaxRuntimeInSeconds"],
+        ),
     ],
 )
 def test_background_session_findings(boto_session, table, extra, background, duration, expected):

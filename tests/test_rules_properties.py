@@ -146,6 +146,7 @@ def training_request(draw):
             draw(_optional("CheckpointConfig", S3_URI.map(lambda u: {"S3Uri": u, "LocalPath": "/opt/ml/checkpoints"}))),
             draw(_optional("Tags", st.lists(st.fixed_dictionaries({"Key": NAME, "Value": NAME}), max_size=3))),
             draw(_optional("HyperParameters", st.dictionaries(NAME, NAME, max_size=3))),
+            draw(_optional("Environment", st.dictionaries(NAME, st.one_of(NAME, S3_URI), max_size=2))),
             draw(EXTRA),
         )
     )
@@ -503,6 +504,16 @@ KNOWN_KEYS = (
     "RecordWrapperType",
     "AttributeNames",
     "S3OutputPath",
+    "StoppingCondition",
+    "MaxRuntimeInSeconds",
+    "MaxWaitTimeInSeconds",
+    "EnableManagedSpotTraining",
+    "HyperParameters",
+    "StaticHyperParameters",
+    "Environment",
+    "RoleArn",
+    "AthenaDatasetDefinition",
+    "RedshiftDatasetDefinition",
     "Get",
     "Std:Join",
     "On",
@@ -528,6 +539,9 @@ SCALAR = st.one_of(
             "https://b.s3.amazonaws.com/k",
             "file:///x",
             "s3:/bad",
+            10**400,  # beyond a float
+            2**63,
+            -1,
         ]
     ),
 )
@@ -589,15 +603,25 @@ def one_part_malformed(draw):
 
 
 @settings(max_examples=300, deadline=None)
-@example(case=("processing", {"ProcessingInputs": [{"InputName": "a", "DatasetDefinition": 1}]}), on_violation="fix")
-@given(case=one_part_malformed(), on_violation=st.sampled_from(["fix", "error"]))
-def test_a_realistic_request_with_any_part_malformed_gets_a_decision_or_a_documented_error(case, on_violation):
+@example(
+    case=("processing", {"ProcessingInputs": [{"InputName": "a", "DatasetDefinition": 1}]}), on_violation="fix", background=None
+)
+@example(
+    case=("training", {"StoppingCondition": {"MaxRuntimeInSeconds": 10**400}}), on_violation="fix", background="enabled"
+)  # was an OverflowError
+@given(
+    case=one_part_malformed(),
+    on_violation=st.sampled_from(["fix", "error"]),
+    background=st.sampled_from([None, "enabled", "disabled", "unknown"]),
+)
+def test_a_realistic_request_with_any_part_malformed_gets_a_decision_or_a_documented_error(case, on_violation, background):
     """As above, but each malformed part sits deep inside an otherwise valid request, where the rules look."""
     job_type, request = case
-    _decided_or_documented_error(request, job_type, on_violation)
+    _decided_or_documented_error(request, job_type, on_violation, background)
 
 
-def _decided_or_documented_error(request, job_type, on_violation):
+def _decided_or_documented_error(request, job_type, on_violation, background=None):
+    from sagemaker_s3ag.core.considerations import BackgroundSessions
     from sagemaker_s3ag.core.decision import decide
     from sagemaker_s3ag.core.identity import IdentityPropagation
     from sagemaker_s3ag.core.locations import s3_locations
@@ -611,6 +635,7 @@ def _decided_or_documented_error(request, job_type, on_violation):
             job_type,
             settings=Settings(on_violation=on_violation),
             identity_propagation=IdentityPropagation(True, "test"),
+            background=BackgroundSessions(background, "test") if background else None,
         )
     except ConsiderationError as err:
         crashed = [f for f in err.findings if "could not check this request" in f.message]

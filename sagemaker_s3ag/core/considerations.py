@@ -183,20 +183,21 @@ def runtime(request: Mapping[str, Any], job_type: JobType) -> tuple[Optional[int
     """How long the job may run (seconds) and the field that says so; ``None`` when unbounded or unknown."""
     stopping = as_mapping(request.get("StoppingCondition"))
     if job_type == "training":
-        if request.get("EnableManagedSpotTraining") is True and isinstance(stopping.get("MaxWaitTimeInSeconds"), int):
+        if request.get("EnableManagedSpotTraining") is True and _seconds(stopping.get("MaxWaitTimeInSeconds")):
             return stopping["MaxWaitTimeInSeconds"], "StoppingCondition.MaxWaitTimeInSeconds"
         value = stopping.get("MaxRuntimeInSeconds")
         if value is None:
             return DEFAULT_TRAINING_RUNTIME_SECONDS, "StoppingCondition.MaxRuntimeInSeconds (default: 1 day)"
-        return (value, "StoppingCondition.MaxRuntimeInSeconds") if isinstance(value, int) else (None, "")
+        return (value, "StoppingCondition.MaxRuntimeInSeconds") if _seconds(value) else (None, "")
     if job_type == "processing":
         value = stopping.get("MaxRuntimeInSeconds")
-        return (
-            (value, "StoppingCondition.MaxRuntimeInSeconds")
-            if isinstance(value, int) and not isinstance(value, bool)
-            else (None, "")
-        )
+        return (value, "StoppingCondition.MaxRuntimeInSeconds") if _seconds(value) else (None, "")
     return None, ""
+
+
+def _seconds(value: Any) -> bool:
+    """Whether ``value`` is a duration the API takes: a whole number of seconds, not a bool (botocore refuses the rest)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def background_findings(
@@ -251,7 +252,10 @@ def tuning_finding() -> Finding:
 
 
 def _days(seconds: float) -> str:
+    if seconds >= 10**12:  # beyond what a float divides exactly (and any runtime SageMaker takes)
+        return f"{seconds} seconds"
     if seconds >= 86_400:
         value = seconds / 86_400
         return f"{value:g} day{'s' if value != 1 else ''}"
-    return f"{seconds / 3600:g} hours"
+    value = seconds / 3600
+    return f"{value:g} hour{'s' if value != 1 else ''}"
