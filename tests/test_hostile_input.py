@@ -390,3 +390,97 @@ def test_on_fallback_deny_refuses_before_the_code_upload(session, access_grants,
     assert all(uri.startswith(f"s3://{BUCKET}/") and uri != TRAIN for uri, _p in err.value.locations)
     sent = {call.args[1].name for call in sending.call_args_list}
     assert not {"PutObject", "CreateMultipartUpload", "CreateProcessingJob"} & sent
+
+
+# --------------------------------------------------------------------------- 12. a second hostile review
+
+
+def _answer(body):
+    """A botocore ``before-call`` handler that answers the call with ``body`` (a parsed response), unsent."""
+    from botocore.awsrequest import AWSResponse
+
+    meta = {"ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}}
+    return lambda **_: (AWSResponse("https://s3ag.invalid/", 200, {}, None), {**body, **meta})
+
+
+@pytest.mark.parametrize("scope", ["s3://*", "s3://buck*", "s3://other-bucket/*", "not a uri"])
+def test_a_listed_grant_over_many_buckets_is_asked_as_what_it_covers_here(scope):
+    """ListCallerAccessGrants may list a grant on the default location (``s3://*``) or on a name
+    pattern: the locations it covers are asked as their common prefix in their own bucket, never a ValueError."""
+    from sagemaker_s3ag.core.preflight import Preflight
+
+    session = boto3.Session(region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    table = AccessGrantsTable(account="111122223333")  # no grant: every ask refused
+    install_access_grants(session, table)
+    session.events.register_first(
+        "before-call.s3-control.ListCallerAccessGrants",
+        _answer({"CallerAccessGrantsList": [{"GrantScope": scope, "Permission": "READ"}]}),
+    )
+    request = {
+        "TrainingJobName": "job",
+        "RoleArn": "arn:aws:iam::111122223333:role/R",
+        "InputDataConfig": [
+            {"ChannelName": f"c{i}", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://bucket/d{i}/"}}}
+            for i in range(8)
+        ],
+    }
+
+    outcomes = Preflight(session, 5.0, resolver=AccessGrantsResolver())(request, "training")
+
+    assert len(outcomes) == 8 and {o.outcome for o in outcomes} == {"fallback"}
+    targets = [params["Target"] for op, params in table.calls if op == "GetDataAccess"]
+    assert all(t.startswith("s3://bucket/") for t in targets), targets
+
+
+SPELLINGS = {
+    "attributes and spaces": lambda body: (
+        body.replace(b"<Credentials>", b'<Credentials xmlns="">')
+        .replace(b"<SecretAccessKey>", b"<SecretAccessKey >")
+        .replace(b"</SessionToken>", b"</SessionToken >")
+    ),
+    "namespace prefixes": lambda body: (
+        body.replace(b"<SessionToken>", b'<a:SessionToken xmlns:a="urn:x">')
+        .replace(b"</SessionToken>", b"</a:SessionToken>")
+        .replace(b"<AccessKeyId>", b'<a:AccessKeyId xmlns:a="urn:x">')
+        .replace(b"</AccessKeyId>", b"</a:AccessKeyId>")
+    ),
+    "CDATA": lambda body: body.replace(b"<SecretAccessKey>", b"<SecretAccessKey><![CDATA[").replace(
+        b"</SecretAccessKey>", b"]]></SecretAccessKey>"
+    ),
+    "unclosed (malformed)": lambda body: body.replace(b"</SecretAccessKey>", b""),
+}
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_vended_credentials_spelt_any_way_reach_no_log_and_no_history(grants_server, history, caplog, monkeypatch, spelling):
+    """The cut works on the XML, not on one spelling of it: a body botocore reads the same (or cannot
+    read at all) leaves no secret in botocore's DEBUG log or its history recorder."""
+    import logging
+
+    from sagemaker_s3ag.testing import FakeAccessGrantsServer
+
+    send, respell = FakeAccessGrantsServer._send, SPELLINGS[spelling]
+    monkeypatch.setattr(
+        FakeAccessGrantsServer,
+        "_send",
+        staticmethod(lambda request, status, body, headers=None: send(request, status, respell(body), headers)),
+    )
+    caplog.set_level(logging.DEBUG)
+    session = boto3.Session(region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x")
+
+    (outcome,) = AccessGrantsResolver().resolve(
+        session, [S3Location("a", "READ", "s3://data/train/")], timeout=10, audit_context="job"
+    )
+
+    assert outcome.outcome == ("unknown" if "malformed" in spelling else "granted"), outcome
+    assert any("Response body" in r.getMessage() for r in caplog.records)  # botocore did log the body it read
+    assert leaks(*history, *(f"{r.getMessage()} {r.args!r}" for r in caplog.records), repr(outcome)) == []
+
+
+def test_an_error_naming_a_key_keeps_its_code():
+    """An error body is only cut, never replaced: its code (InvalidAccessKeyId) still says what went wrong."""
+    from sagemaker_s3ag.core.secrets import scrubbed
+
+    body = b"<Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id does not exist</Message></Error>"
+    assert scrubbed(body, 403) == body
+    assert b"<SecretAccessKey" not in scrubbed(b"<Error><SecretAccessKey>x</SecretAccessKey></Error>", 403)

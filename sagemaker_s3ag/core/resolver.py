@@ -372,6 +372,10 @@ class AccessGrantsResolver:
                         source[pending[key]] = ("list", region, principal, account)
                     else:
                         groups.setdefault(scope, []).append(key)
+                for scope in [scope for scope in groups if not _in_bucket(scope, pending[groups[scope][0]][0])]:
+                    # a grant over many buckets (s3://*, s3://team-*): asked as what it covers in this one
+                    members = groups.pop(scope)
+                    groups.setdefault(_common_prefix([pending[m][0] for m in members]), []).extend(members)
             elif split:  # the folders were asked already: what they left is asked location by location
                 for key in keys:
                     groups.setdefault(pending[key][0], []).append(key)
@@ -769,6 +773,14 @@ def _split(
         scope = f"{base}{rest.split('/', 1)[0]}/*" if "/" in rest else target
         groups.setdefault(scope, []).append(key)
     return groups
+
+
+def _in_bucket(scope: str, target: str) -> bool:
+    """Whether a grant scope is an S3 URI in ``target``'s bucket (a scope may span buckets: ``s3://*``)."""
+    try:
+        return parse_s3_uri(scope)[0] == parse_s3_uri(target)[0]
+    except ValueError:
+        return False
 
 
 def _covering(grants: Sequence[tuple[str, str]], target: str, permission: str) -> Optional[str]:

@@ -12,14 +12,28 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_SECRET_ELEMENTS = re.compile(rb"<(AccessKeyId|SecretAccessKey|SessionToken)>.*?</\1>", re.S)
+# Each secret element however it is spelt in well-formed XML: a namespace prefix, attributes, spaces,
+# CDATA or entities inside (botocore's parser reads them all the same).
+_NAMES = rb"(?:[\w.-]+:)?(AccessKeyId|SecretAccessKey|SessionToken)"
+_SECRET_ELEMENTS = re.compile(rb"<\s*" + _NAMES + rb"(?:\s[^>]*)?>.*?<\s*/\s*(?:[\w.-]+:)?\1\s*>", re.S | re.I)
+_ANY_TRACE = re.compile(rb"AccessKeyId|SecretAccessKey|SessionToken", re.I)
+_NOTHING = b"<GetDataAccessResult></GetDataAccessResult>"  # what is left of a body we cannot cut cleanly
+
+
+def scrubbed(body: bytes, status: Any = 200) -> bytes:
+    """``body`` without its secret elements; an answer that still names one after the cut (malformed, or
+    spelt in a way not foreseen) is replaced whole: an answer without credentials, which is ``unknown``.
+    An error's body is only cut (its code may name one: ``InvalidAccessKeyId``)."""
+    body = _SECRET_ELEMENTS.sub(b"", body)
+    answer = not isinstance(status, int) or status < 300
+    return _NOTHING if answer and _ANY_TRACE.search(body) else body
 
 
 def scrub_credentials(response_dict: dict[str, Any], **_: Any) -> None:
     """botocore ``before-parse`` hook: cut the secret parts out of a GetDataAccess body."""
     body = response_dict.get("body")
-    if isinstance(body, bytes) and b"<Credentials>" in body:
-        response_dict["body"] = _SECRET_ELEMENTS.sub(b"", body)
+    if isinstance(body, bytes):
+        response_dict["body"] = scrubbed(body, response_dict.get("status_code"))
 
 
 class ScrubbingHTTP:
@@ -37,8 +51,8 @@ class ScrubbingHTTP:
         response = self._http.send(request)
         if "/accessgrantsinstance/dataaccess" in str(getattr(request, "url", "")):
             body = response.content  # read once; botocore reads ``content`` from here on
-            if b"<Credentials>" in body:
-                response._content = _SECRET_ELEMENTS.sub(b"", body)
+            if isinstance(body, bytes):
+                response._content = scrubbed(body, getattr(response, "status_code", None))
         return response
 
     def __getattr__(self, name: str) -> Any:
