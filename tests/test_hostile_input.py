@@ -484,3 +484,110 @@ def test_an_error_naming_a_key_keeps_its_code():
     body = b"<Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id does not exist</Message></Error>"
     assert scrubbed(body, 403) == body
     assert b"<SecretAccessKey" not in scrubbed(b"<Error><SecretAccessKey>x</SecretAccessKey></Error>", 403)
+
+
+def _deep(levels):
+    value = "x"
+    for _ in range(levels):
+        value = {"A": value}
+    return value
+
+
+def _holding_itself():
+    request = {
+        "TrainingJobName": "j",
+        "InputDataConfig": [{"ChannelName": "c", "DataSource": {"S3DataSource": {"S3Uri": TRAIN}}}],
+    }
+    request["Extra"] = request
+    request["InputDataConfig"][0]["Self"] = request
+    return request
+
+
+def _held_many_times():
+    bomb = ["x"]
+    for _ in range(40):
+        bomb = [bomb] * 1000  # 1000**40 paths, 41 objects
+    return {"TrainingJobName": "j", "Extra": bomb}
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [{"TrainingJobName": "j", "HyperParameters": {"k": _deep(5000)}}, _holding_itself(), _held_many_times()],
+    ids=["5000 levels deep", "holding itself", "one list held 1000 times at 40 levels"],
+)
+@pytest.mark.parametrize("job_type", ["training", "processing", "tuning"])
+def test_a_request_deep_or_holding_itself_is_decided_in_time_its_size(request_, job_type):
+    """No RecursionError and no exponential copy: a container met again is copied once, and what lies
+    below 64 levels is shared as it is (botocore refuses it as it would without us)."""
+    from sagemaker_s3ag import Settings
+    from sagemaker_s3ag.core.decision import decide
+    from sagemaker_s3ag.core.identity import IdentityPropagation
+
+    if job_type == "tuning":
+        request_ = {"HyperParameterTuningJobName": "t", "TrainingJobDefinition": request_}
+    for tip in (True, False):
+        fixed, decision = decide(request_, job_type, settings=Settings(), identity_propagation=IdentityPropagation(tip, "t"))
+        assert fixed is not request_ and decision.tags
+
+
+def test_a_raw_call_with_a_value_too_deep_gets_botocores_own_error_under_patch(session):
+    """Through the choke point, a hostile value meets botocore's parameter validation, as without us."""
+    from botocore.exceptions import ParamValidationError
+
+    sagemaker_s3ag.patch(identity_propagation=True, on_fallback="allow")
+    client = session.boto_session.client("sagemaker")
+    request = {
+        "TrainingJobName": "deep",
+        "RoleArn": ROLE,
+        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/out/"},
+        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+    }
+    with pytest.raises(ParamValidationError, match="HyperParameters"):
+        client.create_training_job(**request, HyperParameters={"k": _deep(600)})  # botocore can still repr it
+    assert client.list_training_jobs()["TrainingJobSummaries"] == []
+
+
+@pytest.mark.parametrize(
+    "lie",
+    [
+        {"MatchedGrantTarget": 5, "Grantee": {"GranteeType": ["IAM"]}, "MatchedInstanceArn": {"a": 1}},
+        {"MatchedGrantTarget": None, "Grantee": "DIRECTORY_USER", "MatchedInstanceArn": ""},
+        {"MatchedGrantTarget": "<b>s3://x/*</b>" * 1000, "Grantee": [], "MatchedInstanceArn": 7},
+    ],
+    ids=["numbers and lists", "none and a string", "huge markup"],
+)
+def test_a_granted_answer_with_fields_of_the_wrong_type_is_shown_not_crashed_on(lie):
+    """A GetDataAccess answer whose fields are not the API's strings keeps only what is a string:
+    the decision prints and renders as HTML in a notebook."""
+    from datetime import datetime, timedelta, timezone
+
+    from sagemaker_s3ag import Settings
+    from sagemaker_s3ag.core.decision import decide
+    from sagemaker_s3ag.core.identity import IdentityPropagation
+    from sagemaker_s3ag.core.preflight import Preflight
+
+    session = boto3.Session(region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    install_access_grants(session, AccessGrantsTable(account="111122223333").grant("s3://bucket/*", "READWRITE"))
+    expiry = datetime.now(timezone.utc) + timedelta(hours=1)
+    session.events.register_first("before-call.s3-control.GetDataAccess", _answer({"Credentials": {"Expiration": expiry}, **lie}))
+    request = {
+        "TrainingJobName": "job",
+        "RoleArn": "arn:aws:iam::111122223333:role/R",
+        "OutputDataConfig": {"S3OutputPath": "s3://bucket/out/"},
+    }
+
+    _, decision = decide(
+        request,
+        "training",
+        settings=Settings(),
+        identity_propagation=IdentityPropagation(True, "test"),
+        preflight=Preflight(session, 3.0, resolver=AccessGrantsResolver()),
+    )
+
+    (outcome,) = decision.locations
+    assert outcome.outcome == "granted"
+    assert outcome.grant_target is None or (isinstance(outcome.grant_target, str) and len(outcome.grant_target) <= 2048)
+    assert outcome.grantee_type is None and outcome.instance_arn is None
+    assert "<b>s3://x" not in decision._repr_html_() and str(decision)  # escaped

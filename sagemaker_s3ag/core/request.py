@@ -24,25 +24,47 @@ _LEAF_TYPES = frozenset(_LEAVES)  # exact types: a subclass (a pipeline variable
 _PAST_THE_BUCKET = re.compile(r"(?i)(s3|https)://[^/]+/")
 
 
-def copy_request(value: Any) -> Any:
+MAX_DEPTH = 64  # deeper than any SageMaker request: below it a value is shared, not copied (botocore judges it)
+
+
+def copy_request(value: Any, _memo: Optional[dict[int, Any]] = None, _depth: int = 0) -> Any:
     """A copy of every dict, list and tuple (as a list) in ``value``; other objects are shared.
 
     Pipeline variables are shared on purpose: a deep copy would also copy Pipelines step
-    properties and the steps they point at.
+    properties and the steps they point at. A hostile value costs no more than its size: a
+    container met again (one that holds itself, or is held twice) is copied once, and below
+    :data:`MAX_DEPTH` levels the rest is shared as it is (no rule reads that deep, and botocore
+    refuses it as it would without us).
     """
+    if _memo is None:
+        _memo = {}
+    else:
+        copied: Any = _memo.get(id(value))
+        if copied is not None:
+            return copied
+    if _depth > MAX_DEPTH:
+        return value
+    _depth += 1
     kind = type(value)
     if kind is dict:  # the hot path: leaves are not copied, nor called for
-        return {k: v if type(v) in _LEAF_TYPES else copy_request(v) for k, v in value.items()}
+        copied = _memo[id(value)] = {}
+        for k, v in value.items():
+            copied[k] = v if type(v) in _LEAF_TYPES else copy_request(v, _memo, _depth)
+        return copied
     if kind is list or kind is tuple:
-        return [v if type(v) in _LEAF_TYPES else copy_request(v) for v in value]
+        copied = _memo[id(value)] = []
+        copied.extend(v if type(v) in _LEAF_TYPES else copy_request(v, _memo, _depth) for v in value)
+        return copied
     if isinstance(value, _LEAVES):
         return value
-    if isinstance(value, dict):
-        return {k: copy_request(v) for k, v in value.items()}
+    if isinstance(value, (dict, Mapping)):
+        copied = _memo[id(value)] = {}
+        copied.update((k, copy_request(v, _memo, _depth)) for k, v in value.items())
+        return copied
     if isinstance(value, (list, tuple)):
-        return [copy_request(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: copy_request(v) for k, v in value.items()}
+        copied = _memo[id(value)] = []
+        copied.extend(copy_request(v, _memo, _depth) for v in value)
+        return copied
     return value
 
 

@@ -567,18 +567,19 @@ class AccessGrantsResolver:
             return Resolution("unknown", "GetDataAccess answered without credentials")
         expiration = credentials.get("Expiration")
         del credentials
-        grantee = response.get("Grantee") or {}
-        instance = response.get("MatchedInstanceArn")
-        owner = _account_of(instance) if isinstance(instance, str) else None
-        reason = "grant matched" if grantee.get("GranteeType") != "IAM" else "grant to the IAM role matched"
+        grantee = response.get("Grantee")
+        grantee_type = _text(grantee.get("GranteeType")) if isinstance(grantee, dict) else None
+        instance = _text(response.get("MatchedInstanceArn"))
+        owner = _account_of(instance) if instance else None
+        reason = "grant matched" if grantee_type != "IAM" else "grant to the IAM role matched"
         if owner and owner != caller:
             reason += f" in account {owner}'s instance, shared through AWS RAM"
         resolution = Resolution(
             "granted",
             reason,
-            grant_target=response.get("MatchedGrantTarget"),
-            grantee_type=grantee.get("GranteeType"),
-            instance_arn=instance if isinstance(instance, str) else None,
+            grant_target=_text(response.get("MatchedGrantTarget")),
+            grantee_type=grantee_type,
+            instance_arn=instance,
         )
         del response  # the credentials go no further than this frame
         return _Expiring(resolution, expiration)
@@ -773,6 +774,11 @@ def _split(
         scope = f"{base}{rest.split('/', 1)[0]}/*" if "/" in rest else target
         groups.setdefault(scope, []).append(key)
     return groups
+
+
+def _text(value: Any) -> Optional[str]:
+    """A response field the API types as a string, or ``None`` when it is not one (an answer that lies)."""
+    return value[:2048] if isinstance(value, str) and value else None
 
 
 def _in_bucket(scope: str, target: str) -> bool:
