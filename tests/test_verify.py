@@ -531,3 +531,66 @@ def test_csv_cells_are_not_formulas():
     from sagemaker_s3ag.ops.report import _csv_cell
 
     assert [_csv_cell(v) for v in ("=1+1", "+x", "-x", "@x", "ok")] == ["'=1+1", "'+x", "'-x", "'@x", "ok"]
+
+
+# --------------------------------------------------------------------------- descriptions that lie
+
+
+def _stubbed_sagemaker(description, tags):
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.Session(region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b").client("sagemaker")
+    stub = Stubber(client)
+    stub.add_response("describe_training_job", description)
+    stub.add_client_error("describe_processing_job", "ValidationException")
+    stub.add_response("list_tags", {"Tags": tags})
+    stub.activate()
+    return client
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        {"TrainingEndTime": "9999-12-31T23:59:00Z"},
+        {"CreationTime": "0001-01-01T00:00:00Z", "TrainingEndTime": "0001-01-01T00:01:00Z"},
+    ],
+    ids=["ends in year 9999", "made in year 1"],
+)
+def test_a_description_at_the_ends_of_the_calendar_gets_a_window_not_a_crash(times):
+    """Stubber takes these as well-formed: the window is held at the ends of the calendar, no OverflowError."""
+    from datetime import datetime, timezone
+
+    when = {k: datetime.fromisoformat(v.replace("Z", "+00:00")) for k, v in times.items()}
+    description = {
+        "TrainingJobName": "j",
+        "TrainingJobArn": "arn:aws:sagemaker:us-east-1:111122223333:training-job/j",
+        "TrainingJobStatus": "Completed",
+        "SecondaryStatus": "Completed",
+        "AlgorithmSpecification": {"TrainingInputMode": "File"},
+        "ResourceConfig": {"VolumeSizeInGB": 1},
+        "StoppingCondition": {},
+        "ModelArtifacts": {"S3ModelArtifacts": "s3://b/m"},
+        "CreationTime": datetime(2025, 1, 1, tzinfo=timezone.utc),
+        **when,
+    }
+    from sagemaker_s3ag.ops.verify import job_facts
+
+    facts = job_facts(_stubbed_sagemaker(description, []), "j")
+    assert facts.window.start < facts.window.end and facts.window.end.tzinfo is not None
+
+
+def test_job_facts_from_a_client_that_lies_are_one_clear_error_or_skipped():
+    """A fake client (not botocore): a description without its ARN is a ValueError saying so, and a
+    ListTags entry that is not a tag is passed over."""
+    from datetime import datetime, timezone
+    from types import SimpleNamespace
+
+    from sagemaker_s3ag.core.tags import record_from_tags
+    from sagemaker_s3ag.ops.verify import job_facts
+
+    created = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    client = SimpleNamespace(describe_training_job=lambda **_: {"TrainingJobName": "j", "CreationTime": created})
+    with pytest.raises(ValueError, match="without its ARN"):
+        job_facts(client, "j", "training")
+    assert record_from_tags([None, "s3ag:x", {"Key": "s3ag:credentials", "Value": "granted"}]) == {"s3ag:credentials": "granted"}

@@ -157,4 +157,4 @@ def _short(value: Any) -> str:
 
 def record_from_tags(tags: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """The ``s3ag:`` record among a job's tags (as ``ListTags`` returns them)."""
-    return {str(tag["Key"]): str(tag.get("Value", "")) for tag in tags if is_ours(tag)}
+    return {str(tag["Key"]): str(tag.get("Value", "")) for tag in tags if isinstance(tag, Mapping) and is_ours(tag)}

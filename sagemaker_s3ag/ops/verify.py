@@ -207,7 +207,9 @@ def job_facts(client: Any, job_name: str, job_type: Optional[str] = None, now: O
             ``job_type`` is not given.
     """
     job_type, description = describe_job_request(client, job_name, job_type)
-    arn = description["TrainingJobArn" if job_type == "training" else "ProcessingJobArn"]
+    arn = description.get("TrainingJobArn" if job_type == "training" else "ProcessingJobArn")
+    if not isinstance(arn, str) or not arn:
+        raise ValueError(f"SageMaker described {job_type} job {job_name!r} without its ARN: it cannot be verified")
     tags = job_tags(client, arn)
     start_key, end_key, status_key = _TIMES[job_type]
     current = now or datetime.now(timezone.utc)
