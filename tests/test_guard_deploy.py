@@ -197,6 +197,31 @@ def test_guard_replay_of_a_file_that_is_not_events_is_one_line(tmp_path, capsys)
     assert capsys.readouterr().err == "s3ag: error: line 2 is not JSON (Expecting value)\n"
 
 
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["guard", "replay", "{tmp}/missing.json"], "No such file or directory"),
+        (["guard", "replay", "{tmp}"], "Is a directory"),
+        (["guard", "replay", "{tmp}/deep.json"], "nested deeper than Python's JSON reader goes"),
+        (["guard", "replay", "{tmp}/deep-lines.json"], "line 2 is nested deeper than Python's JSON reader goes"),
+        (["guard", "package", "{tmp}/missing/guard.zip"], "No such file or directory"),
+        (["guard", "package", "{tmp}"], "Is a directory"),
+        (["run", "--", "{tmp}/script.sh"], "Exec format error"),
+    ],
+    ids=["replay missing", "replay directory", "replay deep", "replay deep line", "package missing", "package dir", "run exec"],
+)
+def test_files_that_cannot_be_read_written_or_run_are_one_line(tmp_path, capsys, argv, says):
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (tmp_path / "deep-lines.json").write_text("{}\n" + "[" * 100_000 + "]" * 100_000 + "\n")
+    script = tmp_path / "script.sh"
+    script.write_text("echo hi\n")  # no #! line: the kernel cannot run it
+    script.chmod(0o755)
+    code = main([part.format(tmp=tmp_path) for part in argv], out=io.StringIO())
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and err.count("\n") == 1, err
+    assert err.startswith("s3ag: error: ") and says in err, err
+
+
 # --------------------------------------------------------------------------- s3ag policy --scp
 
 

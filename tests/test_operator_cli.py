@@ -557,6 +557,36 @@ def test_jobs_bad_since_is_one_line(session, cli_regions, capsys, since):
     )
 
 
+@pytest.mark.parametrize("where", ["missing-folder/report.html", "."], ids=["folder missing", "a directory"])
+def test_jobs_html_that_cannot_be_written_is_one_line_before_any_listing(session, cli_regions, capsys, tmp_path, where):
+    code, text = run("jobs", "--html", str(tmp_path / where))
+    assert (code, text, cli_regions) == (2, "", [])  # no session made, nothing listed or tagged
+    assert one_error_line(capsys.readouterr().err).endswith("not a file that can be written (is its folder there, and writable?)")
+
+
+@pytest.mark.parametrize(
+    "since, error",
+    [
+        (timedelta(days=10**6), ValueError),
+        (timedelta(0), ValueError),
+        (timedelta(days=-1), ValueError),
+        (7, TypeError),
+        ("7x", ValueError),
+    ],
+)
+def test_list_jobs_since_gets_one_clear_error(session, since, error):
+    from sagemaker_s3ag import list_jobs
+
+    with pytest.raises(error, match="since"):
+        list_jobs(session, since=since)
+
+
+def test_list_jobs_takes_since_as_text(session):
+    from sagemaker_s3ag import list_jobs
+
+    assert list(list_jobs(session, since="1h")) == []
+
+
 def test_jobs_bad_credentials_choice_exits_2(session, cli_regions, capsys):
     with pytest.raises(SystemExit) as caught:
         run("jobs", "--credentials", "grants")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import timezone
@@ -159,6 +160,10 @@ def _jobs(args: argparse.Namespace, out: TextIO) -> int:
 
     if (args.event_data_store or args.reverify) and not args.verify:
         raise ValueError("--event-data-store and --reverify go with --verify")
+    if args.html:  # said now, not after the listing (and any tagging) is done
+        folder = os.path.dirname(os.path.abspath(args.html))
+        if os.path.isdir(args.html) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise ValueError(f"--html {args.html}: not a file that can be written (is its folder there, and writable?)")
 
     verify_progress = _Progress()
     records = list_jobs(
@@ -511,8 +516,8 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> 
             sys.stderr.write("s3ag: error: no AWS Region: pass --region or set AWS_DEFAULT_REGION\n")
         elif isinstance(err, NoCredentialsError):
             sys.stderr.write("s3ag: error: no AWS credentials: configure them (aws configure, AWS_PROFILE, ...)\n")
-        elif isinstance(err, (SageMakerS3agError, ValueError, ClientError, BotoCoreError)):
-            sys.stderr.write(f"s3ag: error: {err}\n")
+        elif isinstance(err, (SageMakerS3agError, ValueError, OSError, ClientError, BotoCoreError)):
+            sys.stderr.write(f"s3ag: error: {err}\n")  # OSError: a file that is not there, a directory, not executable
         else:
             raise
         return 2

@@ -230,6 +230,8 @@ def read_events(data: str | bytes) -> Iterator[Any]:
         return
     try:
         document: Any = json.loads(stripped)
+    except RecursionError:
+        raise EventError(f"nested deeper than Python's JSON reader goes (an event is {MAX_DEPTH} levels at most)") from None
     except ValueError:
         document = []
         for number, line in enumerate(stripped.splitlines(), 1):
@@ -239,6 +241,8 @@ def read_events(data: str | bytes) -> Iterator[Any]:
                 document.append(json.loads(line))
             except json.JSONDecodeError as err:
                 raise EventError(f"line {number} is not JSON ({err.msg})") from None
+            except RecursionError:
+                raise EventError(f"line {number} is nested deeper than Python's JSON reader goes") from None
     if isinstance(document, Mapping) and isinstance(document.get("Records"), list):
         yield from document["Records"]
     elif isinstance(document, Mapping) and isinstance(document.get("Events"), list):
@@ -246,7 +250,7 @@ def read_events(data: str | bytes) -> Iterator[Any]:
             embedded = _mapping(item).get("CloudTrailEvent")
             try:
                 yield json.loads(embedded) if isinstance(embedded, str) else item
-            except ValueError:
+            except (ValueError, RecursionError):
                 yield item  # read_event names it
     elif isinstance(document, list):
         yield from document

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from sagemaker_s3ag.core.tags import record_from_tags
 from sagemaker_s3ag.ops.describe import JobRecord, job_tags
@@ -53,6 +53,17 @@ def parse_since(text: str, now: Optional[datetime] = None) -> timedelta:
     return since
 
 
+def _checked_since(since: Any) -> timedelta:
+    """``since`` as a ``timedelta``: one, or the text :func:`parse_since` takes (``"7d"``)."""
+    if isinstance(since, str):
+        return parse_since(since)
+    if not isinstance(since, timedelta):
+        raise TypeError(f"since takes a timedelta or text such as '7d', not {type(since).__name__} {since!r}"[:300])
+    if not timedelta(0) < since <= MAX_SINCE:
+        raise ValueError(f"since must be more than nothing and at most {MAX_SINCE.days} days back, not {since}")
+    return since
+
+
 def _iso(text: str) -> Optional[datetime]:
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
@@ -88,7 +99,7 @@ def _record(client: Any, job_type: str, summary: dict[str, Any]) -> JobRecord:
 def list_jobs(
     sagemaker_session: Any,
     *,
-    since: timedelta = timedelta(days=7),
+    since: Union[timedelta, str] = timedelta(days=7),
     credentials: Optional[str] = None,
     progress: Optional[Callable[[int, int], None]] = None,
     workers: int = 8,
@@ -102,7 +113,7 @@ def list_jobs(
 
     Args:
         sagemaker_session: the ``sagemaker.session.Session`` to list with.
-        since: how far back.
+        since: how far back: a ``timedelta``, or text such as ``"7d"`` or ``"12h"`` (at most 3650 days).
         credentials: keep only jobs recorded with this ``s3ag:credentials`` value.
         progress: called as ``progress(done, total)`` while tags are read.
         workers: concurrent ``ListTags`` (and, verifying, ``Describe*``) calls.
@@ -116,6 +127,9 @@ def list_jobs(
     Returns:
         A :class:`~sagemaker_s3ag.ops.report.JobList`: ``.to_frame()``, ``.plot()``, ``.to_html(path)``.
     """
+    since = _checked_since(since)
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 64:
+        raise ValueError(f"workers must be a whole number from 1 to 64, not {workers!r}")
     client = sagemaker_session.sagemaker_client
     after = datetime.now(timezone.utc) - since
     summaries = list(_summaries(client, after))
