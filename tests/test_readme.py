@@ -64,7 +64,8 @@ def reliability_figures() -> str:
             f"* Hostile input and faults (`tests/test_hostile_input.py`): {hostile_tests} regression tests, one or more per "
             "finding of a hostile review (https URLs, failed domain look-ups, misspelt settings, stale "
             "`patched()` blocks, botocore's history recorder, malformed tags, names, nonsense arguments, hung calls at "
-            "exit, unbounded caches); manifest channels in `tests/test_preflight.py`.",
+            "exit, unbounded caches, grants listed over many buckets, vended credentials spelt any way, requests "
+            "that hold themselves, answers with fields of the wrong type); manifest channels in `tests/test_preflight.py`.",
             "* Canary credentials (`tests/v2/test_secrets.py`, `tests/v3/test_secrets.py`, the history tests): leaks found: 0.",
         ]
     )
