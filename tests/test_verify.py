@@ -452,18 +452,9 @@ def test_a_job_that_ended_without_an_end_time_closes_its_window_at_its_last_chan
     with Stubber(client) as stub:
         stub.add_response(
             "describe_training_job",
-            {
-                "TrainingJobName": "failed-early",
-                "TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/failed-early",
-                "TrainingJobStatus": "Failed",
-                "SecondaryStatus": "Failed",
-                "AlgorithmSpecification": {"TrainingInputMode": "File"},
-                "ResourceConfig": {"VolumeSizeInGB": 30},
-                "StoppingCondition": {},
-                "CreationTime": created_at,
-                "LastModifiedTime": created_at + timedelta(minutes=3),
-                "ModelArtifacts": {"S3ModelArtifacts": ""},
-            },
+            training_description(
+                "failed-early", "Failed", CreationTime=created_at, LastModifiedTime=created_at + timedelta(minutes=3)
+            ),
         )
         stub.add_response("list_tags", {"Tags": []})
         facts = job_facts(client, "failed-early", "training")
@@ -536,6 +527,21 @@ def test_csv_cells_are_not_formulas():
 # --------------------------------------------------------------------------- descriptions that lie
 
 
+def training_description(name, status="Completed", **fields):
+    """A DescribeTrainingJob answer botocore's Stubber takes as well-formed, with ``fields`` over it."""
+    return {
+        "TrainingJobName": name,
+        "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
+        "TrainingJobStatus": status,
+        "SecondaryStatus": status,
+        "AlgorithmSpecification": {"TrainingInputMode": "File"},
+        "ResourceConfig": {"VolumeSizeInGB": 30},
+        "StoppingCondition": {},
+        "ModelArtifacts": {"S3ModelArtifacts": ""},
+        **fields,
+    }
+
+
 def _stubbed_sagemaker(description, tags):
     import boto3
     from botocore.stub import Stubber
@@ -562,18 +568,7 @@ def test_a_description_at_the_ends_of_the_calendar_gets_a_window_not_a_crash(tim
     from datetime import datetime, timezone
 
     when = {k: datetime.fromisoformat(v.replace("Z", "+00:00")) for k, v in times.items()}
-    description = {
-        "TrainingJobName": "j",
-        "TrainingJobArn": "arn:aws:sagemaker:us-east-1:111122223333:training-job/j",
-        "TrainingJobStatus": "Completed",
-        "SecondaryStatus": "Completed",
-        "AlgorithmSpecification": {"TrainingInputMode": "File"},
-        "ResourceConfig": {"VolumeSizeInGB": 1},
-        "StoppingCondition": {},
-        "ModelArtifacts": {"S3ModelArtifacts": "s3://b/m"},
-        "CreationTime": datetime(2025, 1, 1, tzinfo=timezone.utc),
-        **when,
-    }
+    description = training_description("j", **{"CreationTime": datetime(2025, 1, 1, tzinfo=timezone.utc), **when})
     from sagemaker_s3ag.ops.verify import job_facts
 
     facts = job_facts(_stubbed_sagemaker(description, []), "j")
