@@ -444,8 +444,8 @@ SPELLINGS = {
         .replace(b"<AccessKeyId>", b'<a:AccessKeyId xmlns:a="urn:x">')
         .replace(b"</AccessKeyId>", b"</a:AccessKeyId>")
     ),
-    "CDATA": lambda body: body.replace(b"<SecretAccessKey>", b"<SecretAccessKey><![CDATA[").replace(
-        b"</SecretAccessKey>", b"]]></SecretAccessKey>"
+    "CDATA and a line break in the tag": lambda body: body.replace(b"<SecretAccessKey>", b"<SecretAccessKey\n><![CDATA[").replace(
+        b"</SecretAccessKey>", b"]]></SecretAccessKey\n>"
     ),
     "unclosed (malformed)": lambda body: body.replace(b"</SecretAccessKey>", b""),
 }
@@ -475,6 +475,19 @@ def test_vended_credentials_spelt_any_way_reach_no_log_and_no_history(grants_ser
     assert outcome.outcome == ("unknown" if "malformed" in spelling else "granted"), outcome
     assert any("Response body" in r.getMessage() for r in caplog.records)  # botocore did log the body it read
     assert leaks(*history, *(f"{r.getMessage()} {r.args!r}" for r in caplog.records), repr(outcome)) == []
+
+
+@pytest.mark.parametrize(
+    "scope", ["s3://security-lake/cloudtrail/accesskeyid=EXAMPLE/*", "s3://features/SessionToken_embeddings/SecretAccessKey/*"]
+)
+def test_a_grant_whose_prefix_names_a_credential_field_is_still_granted(grants_server, scope):
+    """Only secret elements are cut: a grant's own prefix may read like a field name, and stays a grant."""
+    grants_server.table.grant(scope, "READ")
+    session = boto3.Session(region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x")
+
+    (outcome,) = AccessGrantsResolver().resolve(session, [S3Location("a", "READ", scope[:-1])], timeout=10, audit_context="job")
+
+    assert (outcome.outcome, outcome.grant_target) == ("granted", scope)
 
 
 def test_an_error_naming_a_key_keeps_its_code():

@@ -16,7 +16,9 @@ from typing import Any
 # CDATA or entities inside (botocore's parser reads them all the same).
 _NAMES = rb"(?:[\w.-]+:)?(AccessKeyId|SecretAccessKey|SessionToken)"
 _SECRET_ELEMENTS = re.compile(rb"<\s*" + _NAMES + rb"(?:\s[^>]*)?>.*?<\s*/\s*(?:[\w.-]+:)?\1\s*>", re.S | re.I)
-_ANY_TRACE = re.compile(rb"AccessKeyId|SecretAccessKey|SessionToken", re.I)
+# A secret element left after the cut (unclosed, or spelt in a way not foreseen). Element text, where a
+# grant's own prefix may well read "accesskeyid=…", is escaped by XML and never matches.
+_ANY_LEFT = re.compile(rb"<\s*/?\s*" + _NAMES + rb"[\s/>]", re.I)
 _NOTHING = b"<GetDataAccessResult></GetDataAccessResult>"  # what is left of a body we cannot cut cleanly
 
 
@@ -26,7 +28,7 @@ def scrubbed(body: bytes, status: Any = 200) -> bytes:
     An error's body is only cut (its code may name one: ``InvalidAccessKeyId``)."""
     body = _SECRET_ELEMENTS.sub(b"", body)
     answer = not isinstance(status, int) or status < 300
-    return _NOTHING if answer and _ANY_TRACE.search(body) else body
+    return _NOTHING if answer and _ANY_LEFT.search(body) else body
 
 
 def scrub_credentials(response_dict: dict[str, Any], **_: Any) -> None:
