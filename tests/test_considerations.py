@@ -337,7 +337,8 @@ def test_background_sessions_outside_studio_and_without_an_application(monkeypat
         ({}, BackgroundSessions("unknown", "could not check: x"), 7 * 86_400, ["could not check"]),
         ({"StoppingCondition": {"MaxRuntimeInSeconds": "9e9"}}, None, 900, []),  # malformed: the API refuses it
         ({"StoppingCondition": {"MaxRuntimeInSeconds": True}}, None, 900, []),  # not a duration: the API refuses it
-        ({"StoppingCondition": {"MaxRuntimeInSeconds": 10**400}}, None, 900, [f"{10**400} seconds"]),  # beyond a float
+        ({"StoppingCondition": {"MaxRuntimeInSeconds": 10**400}}, None, 900, ["more than 30,000 years"]),  # beyond a float
+        ({"StoppingCondition": {"MaxRuntimeInSeconds": 10**5000}}, None, 900, ["more than 30,000 years"]),  # beyond str()
         (
             {"EnableManagedSpotTraining": True, "StoppingCondition": {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": True}},
             None,

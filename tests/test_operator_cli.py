@@ -572,6 +572,7 @@ def test_jobs_html_that_cannot_be_written_is_one_line_before_any_listing(session
         (timedelta(days=-1), ValueError),
         (7, TypeError),
         ("7x", ValueError),
+        ("0d", ValueError),
     ],
 )
 def test_list_jobs_since_gets_one_clear_error(session, since, error):

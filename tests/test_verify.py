@@ -589,3 +589,14 @@ def test_job_facts_from_a_client_that_lies_are_one_clear_error_or_skipped():
     with pytest.raises(ValueError, match="without its ARN"):
         job_facts(client, "j", "training")
     assert record_from_tags([None, "s3ag:x", {"Key": "s3ag:credentials", "Value": "granted"}]) == {"s3ag:credentials": "granted"}
+
+
+def test_window_arithmetic_is_held_at_the_ends_of_the_calendar():
+    """gather() widens the Create* pass past the newest job's start: held at the calendar's end, no OverflowError."""
+    from datetime import datetime, timezone
+
+    from sagemaker_s3ag.core.evidence import shifted
+
+    end = datetime.max.replace(tzinfo=timezone.utc)
+    assert shifted(end - timedelta(minutes=1), timedelta(minutes=10)) == end
+    assert shifted(datetime.min, -timedelta(minutes=5)) == datetime.min.replace(tzinfo=timezone.utc)

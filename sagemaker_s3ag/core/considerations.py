@@ -253,7 +253,7 @@ def tuning_finding() -> Finding:
 
 def _days(seconds: float) -> str:
     if seconds >= 10**12:  # beyond what a float divides exactly (and any runtime SageMaker takes)
-        return f"{seconds} seconds"
+        return "more than 30,000 years"
     if seconds >= 86_400:
         value = seconds / 86_400
         return f"{value:g} day{'s' if value != 1 else ''}"

@@ -82,7 +82,7 @@ class Window:
     def of_job(cls, created: datetime, ended: Optional[datetime], now: Optional[datetime] = None) -> Window:
         """``created`` − skew to ``ended`` (or ``now``, for a job still running) + skew."""
         last = ended or now or datetime.now(timezone.utc)
-        return cls(_shifted(created, -SKEW), _shifted(last, SKEW))
+        return cls(shifted(created, -SKEW), shifted(last, SKEW))
 
     def __contains__(self, moment: datetime) -> bool:
         return self.start <= moment <= self.end
@@ -359,7 +359,7 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _shifted(moment: datetime, by: timedelta) -> datetime:
+def shifted(moment: datetime, by: timedelta) -> datetime:
     """``moment`` (as UTC when naive) moved ``by``, held at the ends of the calendar (a description may say year 9999)."""
     moment = _aware(moment)
     try:

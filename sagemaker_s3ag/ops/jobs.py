@@ -36,7 +36,7 @@ def parse_since(text: str, now: Optional[datetime] = None) -> timedelta:
     if not match:
         moment = _iso(text)
         current = now or datetime.now(timezone.utc)
-        if moment is None or moment > current:
+        if moment is None or moment >= current:
             raise ValueError(
                 f"--since takes a number and a unit (m, h, d or w), e.g. 7d, or a past UTC time such as "
                 f"2026-12-01T08:00, not {text!r}"
@@ -48,6 +48,8 @@ def parse_since(text: str, now: Optional[datetime] = None) -> timedelta:
         since = timedelta(**{_UNITS[match[2]]: int(match[1])})
     except OverflowError:
         since = MAX_SINCE + timedelta(days=1)
+    if not since:
+        raise ValueError(f"--since {text.strip()} is no time at all: give how far back, e.g. 7d")
     if since > MAX_SINCE:
         raise ValueError(f"--since {text.strip()} is too far back: at most {MAX_SINCE.days}d")
     return since

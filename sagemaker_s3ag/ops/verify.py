@@ -33,6 +33,7 @@ from sagemaker_s3ag.core.evidence import (
     observed_verdict,
     read_access_call,
     read_data_event,
+    shifted,
     with_data_events,
 )
 from sagemaker_s3ag.core.locations import MANIFESTS, s3_locations
@@ -238,7 +239,7 @@ def gather(
     passes = [("GetDataAccess", start, end)]
     for job_type in sorted({j.job_type for j in jobs}):
         first = min(j.window.start for j in jobs if j.job_type == job_type)
-        last = max(j.window.start for j in jobs if j.job_type == job_type) + 2 * SKEW  # created near the start
+        last = shifted(max(j.window.start for j in jobs if j.job_type == job_type), 2 * SKEW)  # created near the start
         passes.append((_CREATE[job_type][0], first, last))
     for event_name, begin, finish in passes:
         found = lookup(boto_session, event_name, begin, finish, client=client, progress=progress)
