@@ -524,14 +524,17 @@ def _held_many_times():
 
 
 @pytest.mark.parametrize(
-    "request_",
-    [{"TrainingJobName": "j", "HyperParameters": {"k": _deep(5000)}}, _holding_itself(), _held_many_times()],
+    "request_, says",
+    [
+        ({"TrainingJobName": "j", "HyperParameters": {"k": _deep(5000)}}, "nested deeper than 64 levels"),
+        (_holding_itself(), "nested deeper than 64 levels, or holds itself"),
+        (_held_many_times(), "holds more than 200000 parts"),
+    ],
     ids=["5000 levels deep", "holding itself", "one list held 1000 times at 40 levels"],
 )
 @pytest.mark.parametrize("job_type", ["training", "processing", "tuning"])
-def test_a_request_deep_or_holding_itself_is_decided_in_time_its_size(request_, job_type):
-    """No RecursionError and no exponential copy: a container met again is copied once, and what lies
-    below 64 levels is shared as it is (botocore refuses it as it would without us)."""
+def test_a_request_deep_or_holding_itself_is_one_clear_error_in_time_its_size(request_, says, job_type):
+    """No RecursionError, no exponential copy, no copy sharing the caller's objects: one ValueError saying what."""
     from sagemaker_s3ag import Settings
     from sagemaker_s3ag.core.decision import decide
     from sagemaker_s3ag.core.identity import IdentityPropagation
@@ -539,14 +542,22 @@ def test_a_request_deep_or_holding_itself_is_decided_in_time_its_size(request_, 
     if job_type == "tuning":
         request_ = {"HyperParameterTuningJobName": "t", "TrainingJobDefinition": request_}
     for tip in (True, False):
-        fixed, decision = decide(request_, job_type, settings=Settings(), identity_propagation=IdentityPropagation(tip, "t"))
-        assert fixed is not request_ and decision.tags
+        with pytest.raises(ValueError, match=says):
+            decide(request_, job_type, settings=Settings(), identity_propagation=IdentityPropagation(tip, "t"))
 
 
-def test_a_raw_call_with_a_value_too_deep_gets_botocores_own_error_under_patch(session):
-    """Through the choke point, a hostile value meets botocore's parameter validation, as without us."""
-    from botocore.exceptions import ParamValidationError
+def test_a_request_holding_one_part_twice_gets_two_copies():
+    """The copy shares nothing, with the caller or within itself (an empty tuple is one object in Python)."""
+    from sagemaker_s3ag import enforce
 
+    channel = {"ChannelName": "c", "DataSource": {"S3DataSource": {"S3Uri": TRAIN}}}
+    fixed, _ = enforce({"TrainingJobName": "j", "InputDataConfig": (), "Tags": (), "A": channel, "B": channel}, "training")
+    assert fixed["InputDataConfig"] == fixed["Tags"] == [] and fixed["InputDataConfig"] is not fixed["Tags"]
+    assert fixed["A"] == fixed["B"] == channel and fixed["A"] is not fixed["B"] and fixed["A"] is not channel
+
+
+def test_a_raw_call_with_a_value_too_deep_is_refused_before_it_is_sent_under_patch(session):
+    """Through the choke point, a hostile value is one clear error and nothing is created."""
     sagemaker_s3ag.patch(identity_propagation=True, on_fallback="allow")
     client = session.boto_session.client("sagemaker")
     request = {
@@ -557,8 +568,8 @@ def test_a_raw_call_with_a_value_too_deep_gets_botocores_own_error_under_patch(s
         "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
         "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
     }
-    with pytest.raises(ParamValidationError, match="HyperParameters"):
-        client.create_training_job(**request, HyperParameters={"k": _deep(600)})  # botocore can still repr it
+    with pytest.raises(ValueError, match="nested deeper than 64 levels"):
+        client.create_training_job(**request, HyperParameters={"k": _deep(600)})
     assert client.list_training_jobs()["TrainingJobSummaries"] == []
 
 

@@ -209,6 +209,7 @@ def decide(
     Raises:
         ConsiderationError: the job breaks a rule that cannot be fixed, or ``on_violation="error"``.
         GrantFallbackError: ``on_fallback="deny"`` and some location would not use a grant.
+        ValueError: the request holds itself, or nests or repeats far beyond any SageMaker request.
     """
     name = job_name(request, job_type)
     label = name or (f"(pipeline step {step})" if step else "(unnamed)")

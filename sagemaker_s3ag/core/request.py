@@ -24,48 +24,48 @@ _LEAF_TYPES = frozenset(_LEAVES)  # exact types: a subclass (a pipeline variable
 _PAST_THE_BUCKET = re.compile(r"(?i)(s3|https)://[^/]+/")
 
 
-MAX_DEPTH = 64  # deeper than any SageMaker request: below it a value is shared, not copied (botocore judges it)
+MAX_DEPTH = 64  # deeper than any SageMaker request
+MAX_PARTS = 200_000  # dicts and lists: far more than any SageMaker request holds
 
 
-def copy_request(value: Any, _memo: Optional[dict[int, Any]] = None, _depth: int = 0) -> Any:
+def copy_request(value: Any) -> Any:
     """A copy of every dict, list and tuple (as a list) in ``value``; other objects are shared.
 
     Pipeline variables are shared on purpose: a deep copy would also copy Pipelines step
-    properties and the steps they point at. A hostile value costs no more than its size: a
-    container met again (one that holds itself, or is held twice) is copied once, and below
-    :data:`MAX_DEPTH` levels the rest is shared as it is (no rule reads that deep, and botocore
-    refuses it as it would without us).
+    properties and the steps they point at. Every part of the copy is its own (an object the
+    request holds twice is copied twice), so a hostile value is refused, not followed: one that
+    holds itself or nests deeper than :data:`MAX_DEPTH` levels, or one holding more than
+    :data:`MAX_PARTS` parts (the same list held many times over).
+
+    Raises:
+        ValueError: ``value`` holds itself, nests too deep or holds too many parts.
     """
-    if _memo is None:
-        _memo = {}
-    else:
-        copied: Any = _memo.get(id(value))
-        if copied is not None:
-            return copied
-    if _depth > MAX_DEPTH:
+    parts = MAX_PARTS
+
+    def copy(value: Any, depth: int) -> Any:
+        nonlocal parts
+        if depth > MAX_DEPTH:
+            raise ValueError(f"the request is nested deeper than {MAX_DEPTH} levels, or holds itself: no SageMaker request does")
+        parts -= 1
+        if parts < 0:
+            raise ValueError(
+                f"the request holds more than {MAX_PARTS} parts (or one part many times over): no SageMaker request does"
+            )
+        depth += 1
+        kind = type(value)
+        if kind is dict:  # the hot path: leaves are not copied, nor called for
+            return {k: v if type(v) in _LEAF_TYPES else copy(v, depth) for k, v in value.items()}
+        if kind is list or kind is tuple:
+            return [v if type(v) in _LEAF_TYPES else copy(v, depth) for v in value]
+        if isinstance(value, _LEAVES):
+            return value
+        if isinstance(value, (dict, Mapping)):
+            return {k: copy(v, depth) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [copy(v, depth) for v in value]
         return value
-    _depth += 1
-    kind = type(value)
-    if kind is dict:  # the hot path: leaves are not copied, nor called for
-        copied = _memo[id(value)] = {}
-        for k, v in value.items():
-            copied[k] = v if type(v) in _LEAF_TYPES else copy_request(v, _memo, _depth)
-        return copied
-    if kind is list or kind is tuple:
-        copied = _memo[id(value)] = []
-        copied.extend(v if type(v) in _LEAF_TYPES else copy_request(v, _memo, _depth) for v in value)
-        return copied
-    if isinstance(value, _LEAVES):
-        return value
-    if isinstance(value, (dict, Mapping)):
-        copied = _memo[id(value)] = {}
-        copied.update((k, copy_request(v, _memo, _depth)) for k, v in value.items())
-        return copied
-    if isinstance(value, (list, tuple)):
-        copied = _memo[id(value)] = []
-        copied.extend(copy_request(v, _memo, _depth) for v in value)
-        return copied
-    return value
+
+    return copy(value, 0)
 
 
 def is_expression(value: Any) -> bool:

@@ -512,6 +512,7 @@ def enforce(
     Raises:
         ConsiderationError: something cannot be fixed, or ``on_violation="error"`` and you asked
             for something the rules forbid. It lists every refusal and names the first rule.
+        ValueError: the request holds itself, or nests or repeats far beyond any SageMaker request.
     """
     if job_type not in ("training", "processing", "tuning"):
         raise ValueError(f"job_type must be 'training', 'processing' or 'tuning', not {job_type!r}")
