@@ -44,10 +44,12 @@ def copy_request(value: Any) -> Any:
 
     def copy(value: Any, depth: int) -> Any:
         nonlocal parts
-        if depth > MAX_DEPTH:
-            raise ValueError(f"the request is nested deeper than {MAX_DEPTH} levels, or holds itself: no SageMaker request does")
         parts -= 1
-        if parts < 0:
+        if parts < 0 or depth > MAX_DEPTH:  # one test on the hot path; which limit, said below
+            if depth > MAX_DEPTH:
+                raise ValueError(
+                    f"the request is nested deeper than {MAX_DEPTH} levels, or holds itself: no SageMaker request does"
+                )
             raise ValueError(
                 f"the request holds more than {MAX_PARTS} parts (or one part many times over): no SageMaker request does"
             )
