@@ -41,18 +41,12 @@ def parse_since(text: str, now: Optional[datetime] = None) -> timedelta:
                 f"--since takes a number and a unit (m, h, d or w), e.g. 7d, or a past UTC time such as "
                 f"2026-12-01T08:00, not {text!r}"
             )
-        if current - moment > MAX_SINCE:
-            raise ValueError(f"--since {text.strip()} is too far back: at most {MAX_SINCE.days}d")
-        return current - moment
+        return _bounded(current - moment, f"--since {text.strip()}")
     try:
         since = timedelta(**{_UNITS[match[2]]: int(match[1])})
     except OverflowError:
         since = MAX_SINCE + timedelta(days=1)
-    if not since:
-        raise ValueError(f"--since {text.strip()} is no time at all: give how far back, e.g. 7d")
-    if since > MAX_SINCE:
-        raise ValueError(f"--since {text.strip()} is too far back: at most {MAX_SINCE.days}d")
-    return since
+    return _bounded(since, f"--since {text.strip()}")
 
 
 def _checked_since(since: Any) -> timedelta:
@@ -61,8 +55,15 @@ def _checked_since(since: Any) -> timedelta:
         return parse_since(since)
     if not isinstance(since, timedelta):
         raise TypeError(f"since takes a timedelta or text such as '7d', not {type(since).__name__} {since!r}"[:300])
-    if not timedelta(0) < since <= MAX_SINCE:
-        raise ValueError(f"since must be more than nothing and at most {MAX_SINCE.days} days back, not {since}")
+    return _bounded(since, f"since={since}")
+
+
+def _bounded(since: timedelta, said: str) -> timedelta:
+    """``since`` when it is some time back and at most :data:`MAX_SINCE`; ``said`` names it in the error."""
+    if since <= timedelta(0):
+        raise ValueError(f"{said} is no time back at all: give how far back, e.g. 7d")
+    if since > MAX_SINCE:
+        raise ValueError(f"{said} is too far back: at most {MAX_SINCE.days}d")
     return since
 
 
